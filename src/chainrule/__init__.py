@@ -5,6 +5,7 @@ derivative code (:func:`grad`, :func:`value_and_grad`, :func:`vjp`, ...) and an 
 :class:`GradientTape` with TensorFlow 2's API.
 """
 
+from .api import elementwise_grad, grad, source, value_and_grad, vjp
 from .errors import MissingRuleError, TransformError, UnconnectedGradientError
 from .rules import defattr, defjvp, defmethod, defvjp, nondifferentiable
 from .testing import check_grads
@@ -16,6 +17,11 @@ __all__ = [
     "TransformError",
     "UnconnectedGradientError",
     "check_grads",
+    "elementwise_grad",
+    "grad",
+    "source",
+    "value_and_grad",
+    "vjp",
     "defattr",
     "defjvp",
     "defmethod",

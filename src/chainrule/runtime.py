@@ -25,6 +25,14 @@ __all__ = [
     "add_grad",
     "matmul_adjoint_x",
     "matmul_adjoint_y",
+    "add_at",
+    "zero_at",
+    "stored_item_adjoint",
+    "grad_item",
+    "pop_grad",
+    "snapshot",
+    "finalize",
+    "scalar_seed",
 ]
 
 _SCALAR_TYPES = (float, int, complex)
@@ -60,8 +68,9 @@ def broadcast_like(t, ans):
 
 
 def zeros_like(x):
-    """A zero with the structure of ``x``: ``0.0`` for Python numbers, arrays of zeros, lists."""
-    if type(x) in _SCALAR_TYPES:
+    """A zero with the structure of ``x``: ``0.0`` for Python numbers and ``None``, arrays of
+    zeros, lists of zeros."""
+    if type(x) in _SCALAR_TYPES or x is None:
         return 0.0
     if type(x) is list:
         return [zeros_like(e) for e in x]
@@ -164,3 +173,78 @@ def matmul_adjoint_y(g, x, y):
     if yn == 1:
         return _sum_leading(np.squeeze(np.expand_dims(g, -2) @ x, -2), 1)
     return unbroadcast(np.swapaxes(x, -1, -2) @ g, y)
+
+
+def add_at(b, index, g):
+    """``b`` plus ``g`` scattered at ``index``, as a new value (lists: ``None`` means zero)."""
+    if type(b) is list or type(b) is tuple:
+        out = list(b)
+        out[index] = g if out[index] is None else out[index] + g
+        return out
+    out = np.array(b, dtype=np.result_type(b, g, 1.0), copy=True)
+    np.add.at(out, index, g)
+    return out
+
+
+def zero_at(b, index):
+    """``b`` with the entries at ``index`` set to zero, as a new value."""
+    if type(b) is list:
+        out = list(b)
+        out[index] = None
+        return out
+    out = np.array(b, copy=True)
+    out[index] = 0
+    return out
+
+
+def stored_item_adjoint(b, index, v):
+    """Cotangent of ``v`` for ``a[index] = v``, given the cotangent ``b`` of ``a``."""
+    g = b[index]
+    if g is None:
+        return zeros_like(v)
+    return unbroadcast(g, v)
+
+
+def grad_item(b, index, like):
+    """``b[index]``, or a zero shaped like ``like`` when that cotangent is ``None``."""
+    if b is None:
+        return zeros_like(like)
+    g = b[index]
+    return zeros_like(like) if g is None else g
+
+
+def pop_grad(b, like):
+    """Pop the cotangent of the last appended element (zero when it has none)."""
+    g = b.pop()
+    return zeros_like(like) if g is None else g
+
+
+def snapshot(v):
+    """A copy of an array or list (they get modified in place); other values as they are."""
+    if isinstance(v, np.ndarray):
+        return v.copy()
+    if type(v) is list:
+        return list(v)
+    return v
+
+
+def finalize(b, x):
+    """A cotangent ready to return: ``None`` entries become zeros shaped like ``x``."""
+    if b is None:
+        return zeros_like(x)
+    if type(b) is list:
+        return [finalize(p, q) for p, q in zip(b, x)]
+    if type(b) is tuple:
+        return tuple(finalize(p, q) for p, q in zip(b, x))
+    return b
+
+
+def scalar_seed(y, name="the function"):
+    """The seed ``1.0`` of reverse mode, after checking that ``y`` is a scalar."""
+    if np.ndim(y) != 0 or isinstance(y, (list, tuple)):
+        raise ValueError(
+            f"grad requires {name} to return a scalar (a Python number or a 0-d array), "
+            f"but it returned a value of shape {np.shape(y)}; use chainrule.vjp for "
+            "non-scalar outputs or chainrule.elementwise_grad for elementwise functions"
+        )
+    return 1.0

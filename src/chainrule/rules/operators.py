@@ -49,7 +49,8 @@ defvjp(operator.mod, lambda g, ans, x, y: g, lambda g, ans, x, y: -g * np.floor_
        **_b)
 defjvp(operator.mod, lambda g, ans, x, y: g, lambda g, ans, x, y: -g * np.floor_divide(x, y),
        **_b)
-defvjp(operator.matmul, matmul_adjoint_x, matmul_adjoint_y)
+defvjp(operator.matmul, lambda g, ans, x, y: matmul_adjoint_x(g, x, y),
+       lambda g, ans, x, y: matmul_adjoint_y(g, x, y))
 defjvp(operator.matmul, lambda g, ans, x, y: g @ y, lambda g, ans, x, y: x @ g)
 defvjp(operator.neg, lambda g, ans, x: -g)
 defjvp(operator.neg, lambda g, ans, x: -g)

@@ -1,0 +1,235 @@
+"""Pass 3, desugar: rewrite convenient Python into a smaller core, without changing meaning.
+
+Guarantees after this pass:
+
+* assignments have exactly one target, a name or a subscript of a name (augmented,
+  annotated, chained and tuple-unpacking assignments are rewritten into plain ones);
+* every ``for`` loop iterates over ``range(...)`` with a name as target (loops over
+  sequences, ``enumerate``, ``zip`` and ``reversed`` become index loops);
+* ``name = lambda ...`` becomes a nested ``def``; every nested ``def`` is also recorded,
+  lambda-lifted (free local variables appended as keyword-only parameters), in
+  ``Context.local_functions`` so that calls to it can be differentiated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import gast
+
+from .astutil import Namer, assign, call, clone, const, name, names_loaded, names_stored, store
+from .parse import Parsed
+
+__all__ = ["Context", "LocalFunction", "desugar"]
+
+
+@dataclass
+class LocalFunction:
+    node: Any  # lifted gast.FunctionDef
+    captured: list[str]
+
+
+@dataclass
+class Context:
+    parsed: Parsed
+    namer: Namer
+    local_functions: dict[str, LocalFunction] = field(default_factory=dict)
+
+
+def _all_names(node: Any) -> set[str]:
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+
+
+def _copy_loc(new: Any, old: Any) -> Any:
+    for sub in gast.walk(new):
+        if hasattr(old, "lineno") and getattr(sub, "lineno", None) is None and \
+                isinstance(sub, (gast.stmt, gast.expr)):
+            sub.lineno = old.lineno
+            sub.col_offset = getattr(old, "col_offset", 0)
+    return new
+
+
+class _Desugar:
+    def __init__(self, ctx: Context, outer_locals: set[str]) -> None:
+        self.ctx = ctx
+        self.namer = ctx.namer
+        self.outer_locals = outer_locals
+
+    def block(self, stmts: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        for s in stmts:
+            for new in self.stmt(s):
+                out.append(_copy_loc(new, s))
+        return out
+
+    # ------------------------------------------------------------------ statements
+    def stmt(self, s: Any) -> list[Any]:
+        if isinstance(s, gast.AugAssign):
+            return self.aug(s)
+        if isinstance(s, gast.AnnAssign):
+            if s.value is None:
+                return []
+            return self.assign_to(s.target, s.value, s)
+        if isinstance(s, gast.Assign):
+            if len(s.targets) == 1:
+                return self.assign_to(s.targets[0], s.value, s)
+            first, rest = s.targets[0], s.targets[1:]
+            out = self.assign_to(first, s.value, s)
+            for t in rest:
+                out += self.assign_to(t, clone(first) if isinstance(first, gast.Name)
+                                      else self._as_load(first), s)
+            return out
+        if isinstance(s, gast.For):
+            return self.for_(s)
+        if isinstance(s, gast.While):
+            s.body = self.block(s.body)
+            return [s]
+        if isinstance(s, gast.If):
+            s.body = self.block(s.body)
+            s.orelse = self.block(s.orelse)
+            return [s]
+        if isinstance(s, gast.FunctionDef):
+            self.lift(s)
+            return [s]
+        return [s]
+
+    def _as_load(self, target: Any) -> Any:
+        node = clone(target)
+        for sub in gast.walk(node):
+            if hasattr(sub, "ctx"):
+                sub.ctx = gast.Load()
+        return node
+
+    def aug(self, s: Any) -> list[Any]:
+        value = gast.BinOp(left=self._as_load(s.target), op=s.op, right=s.value)
+        return self.assign_to(s.target, value, s)
+
+    def assign_to(self, target: Any, value: Any, where: Any) -> list[Any]:
+        if isinstance(value, gast.Lambda) and isinstance(target, gast.Name):
+            fdef = gast.FunctionDef(
+                name=target.id, args=value.args, body=[gast.Return(value=value.body)],
+                decorator_list=[], returns=None, type_comment=None, type_params=[])
+            _copy_loc(fdef, where)
+            self.lift(fdef)
+            return [fdef]
+        if isinstance(target, (gast.Name, gast.Subscript)):
+            if isinstance(target, gast.Subscript) and not isinstance(target.value, gast.Name):
+                raise self.ctx.parsed.error(
+                    "assignments to nested subscripts (a[i][j] = ...) are not supported by "
+                    "chainrule.grad; write a[i, j] = ... or assign through a variable",
+                    where, "nested subscript assignment")
+            return [assign(target, value)]
+        if isinstance(target, (gast.Tuple, gast.List)):
+            elts = target.elts
+            if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(elts):
+                targets_used = _all_names(target)
+                if targets_used & set(names_loaded(value)):
+                    temps = [self.namer.fresh("t") for _ in elts]
+                    out = [assign(t, v) for t, v in zip(temps, value.elts)]
+                    for t, tgt in zip(temps, elts):
+                        out += self.assign_to(tgt, name(t), where)
+                    return out
+                out = []
+                for tgt, v in zip(elts, value.elts):
+                    out += self.assign_to(tgt, v, where)
+                return out
+            if isinstance(value, gast.Name):
+                tmp = value.id
+                out = []
+            else:
+                tmp = self.namer.fresh("t")
+                out = [assign(tmp, value)]
+            for i, tgt in enumerate(elts):
+                item = gast.Subscript(value=name(tmp), slice=const(i), ctx=gast.Load())
+                out += self.assign_to(tgt, item, where)
+            return out
+        raise self.ctx.parsed.error(
+            f"cannot assign to {type(target).__name__} targets in chainrule.grad",
+            where, "assignment target")
+
+    def for_(self, s: Any) -> list[Any]:
+        it = s.iter
+        body = self.block(s.body)
+        resolve = self.ctx.parsed.resolve
+        fname = it.func.id if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) \
+            else None
+        func = resolve(fname) if fname and fname not in self.outer_locals else None
+        import builtins
+
+        if func is builtins.range and isinstance(s.target, gast.Name):
+            s.body = body
+            return [s]
+        pre: list[Any] = []
+
+        def seq_name(expr: Any) -> str:
+            if isinstance(expr, gast.Name):
+                return expr.id
+            t = self.namer.fresh("seq")
+            pre.append(assign(t, expr))
+            return t
+
+        def item(seq: str, index: Any) -> Any:
+            return gast.Subscript(value=name(seq), slice=index, ctx=gast.Load())
+
+        head: list[Any] = []
+        if func is builtins.enumerate and isinstance(s.target, gast.Tuple) and \
+                len(s.target.elts) == 2 and 1 <= len(it.args) <= 2 and not it.keywords:
+            seq = seq_name(it.args[0])
+            idx_t, val_t = s.target.elts
+            k = idx_t.id if isinstance(idx_t, gast.Name) and len(it.args) == 1 \
+                else self.namer.fresh("i")
+            if k != getattr(idx_t, "id", None):
+                head += self.assign_to(idx_t, gast.BinOp(left=name(k), op=gast.Add(),
+                                                         right=it.args[1]), s)
+            head += self.assign_to(val_t, item(seq, name(k)), s)
+            n_expr = call("len", name(seq))
+        elif func is builtins.zip and isinstance(s.target, gast.Tuple) and \
+                len(s.target.elts) == len(it.args) and not it.keywords:
+            seqs = [seq_name(a) for a in it.args]
+            k = self.namer.fresh("i")
+            for tgt, seq in zip(s.target.elts, seqs):
+                head += self.assign_to(tgt, item(seq, name(k)), s)
+            n_expr = call("min", *[call("len", name(q)) for q in seqs]) if len(seqs) > 1 \
+                else call("len", name(seqs[0]))
+        elif func is builtins.reversed and len(it.args) == 1 and not it.keywords:
+            seq = seq_name(it.args[0])
+            k = self.namer.fresh("i")
+            last = gast.BinOp(left=gast.BinOp(left=call("len", name(seq)), op=gast.Sub(),
+                                              right=const(1)), op=gast.Sub(), right=name(k))
+            head += self.assign_to(s.target, item(seq, last), s)
+            n_expr = call("len", name(seq))
+        else:
+            seq = seq_name(it)
+            k = self.namer.fresh("i")
+            head += self.assign_to(s.target, item(seq, name(k)), s)
+            n_expr = call("len", name(seq))
+        loop = gast.For(target=store(k), iter=call("range", n_expr), body=self.block(head) + body,
+                        orelse=[], type_comment=None)
+        return pre + [loop]
+
+    # ------------------------------------------------------------------ nested functions
+    def lift(self, fdef: Any) -> None:
+        inner_params = set(names_stored(fdef.args))
+        inner_locals = set()
+        for st in fdef.body:
+            inner_locals |= set(names_stored(st))
+        captured = [
+            n for n in names_loaded(gast.Module(body=fdef.body, type_ignores=[]))
+            if n in self.outer_locals and n not in inner_params and n not in inner_locals
+        ]
+        lifted = clone(fdef)
+        for n in captured:
+            lifted.args.kwonlyargs.append(gast.Name(id=n, ctx=gast.Param(), annotation=None,
+                                                    type_comment=None))
+            lifted.args.kw_defaults.append(None)
+        self.ctx.local_functions[fdef.name] = LocalFunction(node=lifted, captured=captured)
+
+
+def desugar(ctx: Context, fdef: Any) -> Any:
+    """Desugar ``fdef`` (a gast FunctionDef) in place and return it."""
+    outer = set(names_stored(fdef.args))
+    for st in fdef.body:
+        outer |= set(names_stored(st))
+    fdef.body = _Desugar(ctx, outer).block(fdef.body)
+    return fdef

@@ -1,0 +1,162 @@
+"""Pass 2, fence: reject the Python that chainrule cannot differentiate, before any code runs.
+
+Guarantees after this pass: the function body contains no ``try``, ``with``, ``yield``,
+``await``, ``global``/``nonlocal``, ``del``, ``import``, class definitions, ``match``,
+walrus, loop ``else`` clauses, starred call arguments, ``**`` call arguments or attribute
+assignment. Each rejection is a :class:`~chainrule.errors.TransformError` naming the user's
+file, line and construct, and saying what to do instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gast
+
+from .parse import Parsed
+
+__all__ = ["fence"]
+
+_ADVICE = {
+    "try": "move the try outside the differentiated function",
+    "with": "move the with block outside the differentiated function",
+    "yield": "return the value instead of yielding it",
+    "await": "differentiate a plain (non-async) function",
+    "global": "pass the value in as an argument and return the result",
+    "nonlocal": "pass the value in as an argument and return the result",
+    "del": "remove the del statement",
+    "import": "import at module level",
+    "class": "define the class at module level",
+    "match": "use if/elif/else",
+    "walrus": "assign on a separate line",
+    "loop else": "use a flag variable instead of the loop's else clause",
+    "starred argument": "pass the arguments one by one",
+    "** argument": "pass keyword arguments by name",
+    "attribute assignment": "assign to a local variable and return it",
+    "async": "differentiate a plain (non-async) function",
+}
+
+
+def _reject(parsed: Parsed, node: Any, construct: str, what: str | None = None) -> None:
+    what = what or f"'{construct}' statements are"
+    raise parsed.error(
+        f"{what} not supported by chainrule.grad; {_ADVICE[construct]}",
+        node, construct,
+    )
+
+
+class _Fence(gast.NodeVisitor):
+    def __init__(self, parsed: Parsed) -> None:
+        self.parsed = parsed
+        self.depth = 0
+
+    def visit_FunctionDef(self, node: Any) -> None:
+        self.depth += 1
+        self.generic_visit(node)
+        self.depth -= 1
+
+    def visit_Lambda(self, node: Any) -> None:
+        self.generic_visit(node)
+
+    def visit_Try(self, node: Any) -> None:
+        _reject(self.parsed, node, "try")
+
+    visit_TryStar = visit_Try
+
+    def visit_With(self, node: Any) -> None:
+        _reject(self.parsed, node, "with")
+
+    def visit_AsyncWith(self, node: Any) -> None:
+        _reject(self.parsed, node, "async", "'async with' statements are")
+
+    def visit_AsyncFor(self, node: Any) -> None:
+        _reject(self.parsed, node, "async", "'async for' loops are")
+
+    def visit_AsyncFunctionDef(self, node: Any) -> None:
+        _reject(self.parsed, node, "async", "async functions are")
+
+    def visit_Yield(self, node: Any) -> None:
+        _reject(self.parsed, node, "yield", "'yield' expressions are")
+
+    visit_YieldFrom = visit_Yield
+
+    def visit_Await(self, node: Any) -> None:
+        _reject(self.parsed, node, "await", "'await' expressions are")
+
+    def visit_Global(self, node: Any) -> None:
+        _reject(self.parsed, node, "global")
+
+    def visit_Nonlocal(self, node: Any) -> None:
+        _reject(self.parsed, node, "nonlocal")
+
+    def visit_Delete(self, node: Any) -> None:
+        _reject(self.parsed, node, "del")
+
+    def visit_Import(self, node: Any) -> None:
+        _reject(self.parsed, node, "import")
+
+    visit_ImportFrom = visit_Import
+
+    def visit_ClassDef(self, node: Any) -> None:
+        _reject(self.parsed, node, "class", "class definitions are")
+
+    def visit_Match(self, node: Any) -> None:
+        _reject(self.parsed, node, "match")
+
+    def visit_NamedExpr(self, node: Any) -> None:
+        _reject(self.parsed, node, "walrus", "assignment expressions (:=) are")
+
+    def visit_For(self, node: Any) -> None:
+        if node.orelse:
+            _reject(self.parsed, node.orelse[0], "loop else", "'for ... else' clauses are")
+        self.generic_visit(node)
+
+    def visit_While(self, node: Any) -> None:
+        if node.orelse:
+            _reject(self.parsed, node.orelse[0], "loop else", "'while ... else' clauses are")
+        self.generic_visit(node)
+
+    def visit_Call(self, node: Any) -> None:
+        for arg in node.args:
+            if isinstance(arg, gast.Starred):
+                _reject(self.parsed, node, "starred argument", "starred arguments (*args) are")
+        for kw in node.keywords:
+            if kw.arg is None:
+                _reject(self.parsed, node, "** argument", "'**' keyword arguments are")
+        self.generic_visit(node)
+
+    def visit_Assign(self, node: Any) -> None:
+        for target in node.targets:
+            self._check_target(target)
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node: Any) -> None:
+        self._check_target(node.target)
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: Any) -> None:
+        self._check_target(node.target)
+        self.generic_visit(node)
+
+    def _check_target(self, target: Any) -> None:
+        if isinstance(target, gast.Attribute):
+            _reject(self.parsed, target, "attribute assignment", "assignments to attributes are")
+        if isinstance(target, (gast.Tuple, gast.List)):
+            for elt in target.elts:
+                if isinstance(elt, gast.Starred):
+                    _reject(self.parsed, target, "starred argument",
+                            "starred assignment targets are")
+                self._check_target(elt)
+
+
+def fence(parsed: Parsed) -> None:
+    """Raise ``TransformError`` at the first unsupported construct of ``parsed``."""
+    args = parsed.node.args
+    if args.vararg is not None or args.kwarg is not None:
+        raise parsed.error(
+            "functions with *args or **kwargs parameters are not supported by chainrule.grad; "
+            "name each parameter",
+            parsed.node, "star-args",
+        )
+    for stmt in parsed.node.body:
+        _Fence(parsed).visit(stmt)

@@ -1,0 +1,317 @@
+"""The reverse-mode pipeline, from a Python function to compiled generated functions.
+
+``PIPELINE`` lists the passes in order. A :class:`Request` generates one user-visible
+function plus, for every user function it calls with differentiated arguments, a
+``<name>_fwd`` / ``<name>_bwd`` pair (the forward sweep returning its saved values, and the
+adjoint sweep taking them). Everything a request generates is compiled at the end, so
+recursive functions work, and is recorded for ``chainrule.source(..., standalone=True)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+import gast
+
+from .activity import analyse
+from .anf import to_anf
+from .astutil import Namer, assign, call, clone, const, name, names_stored
+from .desugar import Context, LocalFunction, desugar
+from .emit import Namespace, compile_function, render
+from .fence import fence
+from .jumps import lower_jumps
+from .parse import Parsed, parse_function
+from .reverse import ReverseGen
+from .save import place_saves
+
+__all__ = ["PIPELINE", "Prepared", "prepare", "Request", "Generated"]
+
+PIPELINE = ("parse", "fence", "desugar", "jumps", "anf", "activity", "reverse", "save", "emit")
+
+
+@dataclass
+class Prepared:
+    parsed: Parsed
+    ctx: Context
+    fdef: Any
+    local_names: set[str]
+    ret: Any  # the returned atom, or None
+    params: list[str]
+    label: str
+
+
+def _params(args: Any) -> list[str]:
+    return [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
+
+
+def _local_names(fdef: Any) -> set[str]:
+    out = set(_params(fdef.args))
+    for s in fdef.body:
+        out |= set(names_stored(s))
+    return out
+
+
+def prepare(parsed: Parsed, label: str, stop: str | None = None) -> Prepared:
+    """Run the passes up to three-address form (or up to ``stop``)."""
+    fence(parsed)
+    fdef = clone(parsed.node)
+    taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)} | {fdef.name}
+    ctx = Context(parsed=parsed, namer=Namer(taken))
+    if stop != "parsed":
+        desugar(ctx, fdef)
+        lower_jumps(ctx, fdef)
+        if stop != "desugared":
+            to_anf(ctx, fdef, _local_names(fdef))
+    ret = None
+    if fdef.body and isinstance(fdef.body[-1], gast.Return) and stop is None:
+        ret = fdef.body[-1].value
+        fdef.body = fdef.body[:-1]
+    return Prepared(parsed=parsed, ctx=ctx, fdef=fdef, local_names=_local_names(fdef),
+                    ret=ret, params=_params(fdef.args), label=label)
+
+
+def _cells(fn: Any) -> dict[str, Any]:
+    if fn is None or not getattr(fn, "__closure__", None):
+        return {}
+    return dict(zip(fn.__code__.co_freevars, fn.__closure__))
+
+
+@dataclass
+class Generated:
+    name: str
+    source: str
+    namespace: Namespace
+    fn: Any = None
+    defaults_from: Any = None
+
+
+@dataclass
+class _Parts:
+    gen: ReverseGen
+    primal: list[Any]
+    adjoint: list[Any]
+    uses_stack: bool
+    needed: list[str]
+    defined: set[str]
+    stack: str
+    ns: Namespace
+
+
+@dataclass
+class Request:
+    """One generation request; owns the names and sources of everything it generates."""
+
+    names: Namer = field(default_factory=Namer)
+    generated: list[Generated] = field(default_factory=list)
+    pairs: dict[Any, tuple[str, str, list[str]]] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ shared core
+    def reverse_parts(self, prep: Prepared, wrt: list[str]) -> _Parts:
+        outputs = [prep.ret.id] if isinstance(prep.ret, gast.Name) else []
+        activity = analyse(prep.fdef, prep.ctx, prep.local_names, wrt, outputs)
+        user_globals = prep.parsed.globals
+        free = {n.id for n in gast.walk(prep.parsed.node) if isinstance(n, gast.Name)
+                and isinstance(n.ctx, gast.Load)} - prep.local_names
+        ns = Namespace(user_globals, prep.parsed.closure, _cells(prep.parsed.fn),
+                       reserved=prep.ctx.namer.taken, free=free)
+        gen = ReverseGen(prep.ctx, prep.fdef, prep.local_names, activity, prep.ctx.namer, ns,
+                         self)
+        defined = {outputs[0]} if outputs and activity.is_active(outputs[0]) else set()
+        adjoint = gen.block(prep.fdef.body, defined)
+        primal_locals = prep.local_names | set(gen.call_saves.values()) | \
+            set(gen.counters.values())
+        stack = prep.ctx.namer.exact_or_fresh("stack")
+        primal, adjoint, uses_stack, needed = place_saves(gen, prep.fdef.body, adjoint,
+                                                          primal_locals, stack)
+        return _Parts(gen, primal, adjoint, uses_stack, needed, defined, stack, ns)
+
+    def grad_exprs(self, parts: _Parts, wrt: list[str]) -> list[Any]:
+        out = []
+        for p in wrt:
+            if p in parts.defined:
+                expr = name(parts.gen.adj(p))
+                if p in parts.gen.seq_vars:
+                    expr = call(parts.ns.runtime("finalize"), expr, name(p))
+            else:
+                expr = call(parts.ns.runtime("zeros_like"), name(p))
+            out.append(expr)
+        return out
+
+    def add(self, fdef: Any, ns: Namespace, defaults_from: Any = None) -> Generated:
+        g = Generated(name=fdef.name, source=render(fdef), namespace=ns,
+                      defaults_from=defaults_from)
+        self.generated.append(g)
+        return g
+
+    # ------------------------------------------------------------------ flat gradients
+    def flat(self, prep: Prepared, wrt: list[str], kind: str, out_name: str,
+             multiple: bool) -> Generated:
+        parts = self.reverse_parts(prep, wrt)
+        ns = parts.ns
+        body: list[Any] = [gast.Expr(value=const(_docstring(prep, wrt, kind)))]
+        if parts.uses_stack:
+            body.append(assign(parts.stack, gast.List(elts=[], ctx=gast.Load())))
+        body += parts.primal
+        ret = prep.ret
+        if ret is None:
+            raise prep.parsed.error(
+                f"{prep.label} returns nothing; chainrule.grad differentiates the value a "
+                "function returns", prep.parsed.node, "no return")
+        fname = const(prep.label)
+        if isinstance(ret, gast.Name) and ret.id in parts.defined or (
+                isinstance(ret, gast.Name) and parts.gen.active(ret.id)):
+            seed = call(ns.runtime("ones_like"), clone(ret)) if kind == "elementwise" else \
+                call(ns.runtime("scalar_seed"), clone(ret), fname)
+            body.append(assign(parts.gen.adj(ret.id), seed))
+        elif kind != "elementwise":
+            body.append(gast.Expr(value=call(ns.runtime("scalar_seed"), clone(ret), fname)))
+        body += parts.adjoint
+        grads = self.grad_exprs(parts, wrt)
+        result = gast.Tuple(elts=grads, ctx=gast.Load()) if multiple else grads[0]
+        if kind == "value_and_grad":
+            result = gast.Tuple(elts=[clone(ret), result], ctx=gast.Load())
+        body.append(gast.Return(value=result))
+        fdef = gast.FunctionDef(name=out_name, args=clone(prep.parsed.node.args), body=body,
+                                decorator_list=[], returns=None, type_comment=None,
+                                type_params=[])
+        return self.add(fdef, ns, prep.parsed.fn)
+
+    # ------------------------------------------------------------------ fwd/bwd pairs
+    def build_pair(self, prep: Prepared, wrt: list[str], fwd_name: str, bwd_name: str) -> None:
+        parts = self.reverse_parts(prep, wrt)
+        ns = parts.ns
+        gen = parts.gen
+        ret = prep.ret if prep.ret is not None else const(None)
+        saved_names = [n for n in parts.needed]
+        bound_at_end = set(prep.params)
+        for s in parts.primal:
+            if isinstance(s, gast.Assign):
+                bound_at_end |= set(names_stored(s))
+        fwd_body: list[Any] = []
+        for n in saved_names:
+            if n not in bound_at_end and n != parts.stack:
+                fwd_body.append(assign(n, const(None)))
+        if parts.uses_stack:
+            fwd_body.append(assign(parts.stack, gast.List(elts=[], ctx=gast.Load())))
+        fwd_body += parts.primal
+        saved = gast.Tuple(elts=[name(n) for n in saved_names], ctx=gast.Load())
+        fwd_body.append(gast.Return(value=gast.Tuple(elts=[clone(ret), saved], ctx=gast.Load())))
+        fwd = gast.FunctionDef(name=fwd_name, args=clone(prep.fdef.args), body=fwd_body,
+                               decorator_list=[], returns=None, type_comment=None,
+                               type_params=[])
+        seed = gen.adj(ret.id) if isinstance(ret, gast.Name) else prep.ctx.namer.fresh("b_out")
+        saved_param = prep.ctx.namer.exact_or_fresh("saved")
+        bwd_body: list[Any] = []
+        if saved_names:
+            tgt = gast.Tuple(elts=[gast.Name(id=n, ctx=gast.Store(), annotation=None,
+                                             type_comment=None) for n in saved_names],
+                             ctx=gast.Store())
+            bwd_body.append(gast.Assign(targets=[tgt], value=name(saved_param),
+                                        type_comment=None))
+        for n in _mutated(parts.adjoint, set(saved_names), parts.stack):
+            bwd_body.append(assign(n, call(ns.runtime("snapshot"), name(n))))
+        if isinstance(ret, gast.Name) and not (ret.id in parts.defined or gen.active(ret.id)):
+            pass
+        bwd_body += parts.adjoint
+        grads = self.grad_exprs(parts, wrt)
+        bwd_body.append(gast.Return(value=gast.Tuple(elts=grads, ctx=gast.Load())))
+        args = gast.arguments(
+            args=[gast.Name(id=seed, ctx=gast.Param(), annotation=None, type_comment=None),
+                  gast.Name(id=saved_param, ctx=gast.Param(), annotation=None,
+                            type_comment=None)],
+            posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
+            defaults=[])
+        bwd = gast.FunctionDef(name=bwd_name, args=args, body=bwd_body, decorator_list=[],
+                               returns=None, type_comment=None, type_params=[])
+        self.add(fwd, ns, prep.parsed.fn)
+        self.add(bwd, ns)
+
+    def pair(self, callee: Any, call_node: Any, caller: ReverseGen, stmt: Any
+             ) -> tuple[str, str, list[str], dict[str, Any]]:
+        """fwd/bwd names for a call to a user or local function, generating them once."""
+        if isinstance(callee.obj, LocalFunction):
+            local = callee.obj
+            for c in local.captured:
+                if c not in {k.arg for k in call_node.keywords}:
+                    call_node.keywords.append(gast.keyword(arg=c, value=name(c)))
+            parsed = Parsed(fn=None, node=local.node, filename=caller.ctx.parsed.filename,
+                            source=caller.ctx.parsed.source, globals=caller.ctx.parsed.globals,
+                            closure=caller.ctx.parsed.closure)
+            key_obj: Any = id(local.node)
+            label = local.node.name
+        else:
+            parsed = parse_function(callee.obj)
+            key_obj = callee.obj
+            label = callee.obj.__name__
+        sig = _signature(parsed.node.args)
+        try:
+            bound = sig.bind(*call_node.args, **{k.arg: k.value for k in call_node.keywords})
+        except TypeError as exc:
+            raise caller.error(f"call to {label}: {exc}", stmt, "call") from None
+        mapping = dict(bound.arguments)
+        active = [p for p in sig.parameters if isinstance(mapping.get(p), gast.Name)
+                  and caller.active(mapping[p].id)]
+        key = (key_obj, tuple(active))
+        if key not in self.pairs:
+            base = "".join(c if c.isalnum() or c == "_" else "_" for c in label)
+            fwd_name = self.names.exact_or_fresh(f"{base}_fwd")
+            bwd_name = self.names.exact_or_fresh(f"{base}_bwd")
+            self.pairs[key] = (fwd_name, bwd_name, active)
+            prep = prepare(parsed, label)
+            self.build_pair(prep, active, fwd_name, bwd_name)
+        fwd_name, bwd_name, active = self.pairs[key]
+        return fwd_name, bwd_name, active, mapping
+
+    # ------------------------------------------------------------------ compile
+    def compile(self) -> None:
+        for g in self.generated:
+            g.fn = compile_function(g.source, g.name, g.namespace, g.name)
+            src = g.defaults_from
+            if src is not None and getattr(src, "__defaults__", None) is not None:
+                g.fn.__defaults__ = src.__defaults__
+            if src is not None and getattr(src, "__kwdefaults__", None):
+                g.fn.__kwdefaults__ = dict(src.__kwdefaults__)
+        everything = {g.name: g.fn for g in self.generated}
+        for g in self.generated:
+            for n, fn in everything.items():
+                dict.__setitem__(g.namespace, n, fn)
+
+
+def _signature(args: Any) -> inspect.Signature:
+    params = []
+    pos = args.posonlyargs + args.args
+    ndef = len(args.defaults)
+    for i, a in enumerate(pos):
+        kind = inspect.Parameter.POSITIONAL_ONLY if i < len(args.posonlyargs) else \
+            inspect.Parameter.POSITIONAL_OR_KEYWORD
+        has_default = i >= len(pos) - ndef
+        params.append(inspect.Parameter(a.id, kind, default=0 if has_default else
+                                        inspect.Parameter.empty))
+    for a, d in zip(args.kwonlyargs, args.kw_defaults):
+        params.append(inspect.Parameter(a.id, inspect.Parameter.KEYWORD_ONLY,
+                                        default=0 if d is not None else inspect.Parameter.empty))
+    return inspect.Signature(params)
+
+
+def _mutated(adjoint: list[Any], saved: set[str], stack: str) -> list[str]:
+    out: list[str] = []
+    for sub in gast.walk(gast.Module(body=adjoint, type_ignores=[])):
+        target = None
+        if isinstance(sub, gast.Assign) and isinstance(sub.targets[0], gast.Subscript):
+            target = sub.targets[0].value
+        elif isinstance(sub, gast.Call) and isinstance(sub.func, gast.Attribute) and \
+                sub.func.attr == "pop":
+            target = sub.func.value
+        if isinstance(target, gast.Name) and target.id in saved and target.id not in out:
+            out.append(target.id)
+    if stack in saved and stack not in out:
+        out.insert(0, stack)
+    return out
+
+
+def _docstring(prep: Prepared, wrt: list[str], kind: str) -> str:
+    what = {"grad": "Gradient", "value_and_grad": "Value and gradient",
+            "elementwise": "Elementwise gradient"}[kind]
+    return f"{what} of {prep.label} with respect to {', '.join(wrt)}, generated by chainrule."

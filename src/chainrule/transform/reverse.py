@@ -1,0 +1,455 @@
+"""Pass 7, reverse mode: the primal sweep with saved values, and the adjoint sweep.
+
+Input: a function in three-address form (see :mod:`.anf`) and its activity. Output:
+``Reverse.primal`` (the user's statements plus what the adjoint needs saved) and
+``Reverse.adjoint`` (the adjoint statements, in reverse order, each block headed by a
+``# grad of: <primal statement>`` marker).
+
+Guarantees:
+
+* Only active statements get adjoint code. A rule body is inlined with its parameters
+  replaced by the statement's operands, so the formula shows (``b_x = b_y * np.cos(x)``).
+* The first contribution to an adjoint variable assigns it; later ones add to it. Zeros
+  are created only where control flow makes a contribution conditional.
+* A value is saved (pushed on ``stack``) only when it is overwritten *and* read by the
+  adjoint code (to-be-recorded analysis), and restored right after the adjoint of the
+  statement that overwrote it. Straight-line code without reassignment saves nothing.
+* Loops replay in reverse (``for i in reversed(range(...))``); loops that ``break`` and
+  ``while`` loops count their iterations; ``if`` replays the branch that ran.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import gast
+
+from ..errors import MissingRuleError, TransformError
+from ..rules import registry
+from .activity import NONDIFF_ATTRS, Activity, operand_names
+from .astutil import Namer, assign, call, clone, const, name, substitute, to_source
+from .desugar import Context
+from .resolve import Callee, resolve_callee
+
+__all__ = ["ReverseGen", "Marker", "COMMENT_PREFIX", "BINOPS"]
+
+COMMENT_PREFIX = "# grad of: "
+
+BINOPS = {
+    gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+    gast.Div: operator.truediv, gast.Pow: operator.pow, gast.MatMult: operator.matmul,
+    gast.Mod: operator.mod,
+}
+UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos}
+
+
+class Marker:
+    """Placeholders in the adjoint that are filled once saves are known."""
+
+    @staticmethod
+    def restore(stmt_id: int) -> Any:
+        return gast.Expr(value=gast.Constant(value=f"__restore__{stmt_id}", kind=None))
+
+    @staticmethod
+    def comment(text: str) -> Any:
+        return gast.Expr(value=gast.Constant(value=f"__comment__{text}", kind=None))
+
+
+def _literal(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, tuple):
+        return all(_literal(v) for v in value)
+    return False
+
+
+def _index_expr(slice_node: Any) -> Any:
+    """A subscript's index as an ordinary expression (``1:3`` becomes ``slice(1, 3)``)."""
+    if isinstance(slice_node, gast.Slice):
+        parts = [slice_node.lower, slice_node.upper, slice_node.step]
+        while parts and parts[-1] is None:
+            parts.pop()
+        args = [clone(p) if p is not None else const(None) for p in parts] or [const(None)]
+        return call(name("slice"), *args)
+    if isinstance(slice_node, gast.Tuple):
+        return gast.Tuple(elts=[_index_expr(e) for e in slice_node.elts], ctx=gast.Load())
+    return clone(slice_node)
+
+
+class ReverseGen:
+    def __init__(self, ctx: Context, fdef: Any, local_names: set[str], activity: Activity,
+                 namer: Namer, namespace: Any, helpers: Any) -> None:
+        self.ctx = ctx
+        self.fdef = fdef
+        self.local_names = local_names
+        self.activity = activity
+        self.namer = namer
+        self.ns = namespace  # binds objects referenced by generated code
+        self.helpers = helpers  # generates fwd/bwd pairs for called user functions
+        self.adj_names: dict[str, str] = {}
+        self.stmt_ids: dict[int, Any] = {}
+        self.counters: dict[int, str] = {}  # id(loop) -> counter name
+        self.call_saves: dict[int, str] = {}  # id(stmt) -> saved-state name of a user call
+        self.call_fwd: dict[int, str] = {}
+        self.no_save: set[int] = set()
+        self.seq_vars: set[str] = self._subscripted_names()
+        self.param_names = [a.id for a in fdef.args.args + fdef.args.kwonlyargs
+                            + fdef.args.posonlyargs]
+
+    # ------------------------------------------------------------------ helpers
+    def error(self, message: str, node: Any, construct: str) -> TransformError:
+        return self.ctx.parsed.error(message, node, construct)
+
+    def adj(self, v: str) -> str:
+        if v not in self.adj_names:
+            self.adj_names[v] = self.namer.exact_or_fresh("b_" + v.lstrip("_"))
+        return self.adj_names[v]
+
+    def active(self, v: str) -> bool:
+        return self.activity.is_active(v)
+
+    def _subscripted_names(self) -> set[str]:
+        out = set()
+        for sub in gast.walk(self.fdef):
+            if isinstance(sub, gast.Subscript) and isinstance(sub.value, gast.Name):
+                out.add(sub.value.id)
+            if isinstance(sub, gast.Assign) and isinstance(sub.value, gast.List):
+                out.add(sub.targets[0].id if isinstance(sub.targets[0], gast.Name) else "")
+            if isinstance(sub, gast.Call) and isinstance(sub.func, gast.Attribute) and \
+                    sub.func.attr == "append" and isinstance(sub.func.value, gast.Name):
+                out.add(sub.func.value.id)
+        return out
+
+    def contribute(self, out: list[Any], defined: set[str], v: str, expr: Any) -> None:
+        b = self.adj(v)
+        if v in defined:
+            if v in self.seq_vars:
+                value = call(self.ns.runtime("add_grad"), name(b), expr)
+            else:
+                value = gast.BinOp(left=name(b), op=gast.Add(), right=expr)
+            out.append(assign(b, value))
+        else:
+            out.append(assign(b, expr))
+            defined.add(v)
+
+    def zero(self, v: str) -> Any:
+        return assign(self.adj(v), call(self.ns.runtime("zeros_like"), name(v)))
+
+    # ------------------------------------------------------------------ rule inlining
+    def rule_expr(self, prim: Any, argnum: int, g: Any, ans: Any, args: list[Any],
+                  keywords: list[Any], where: Any) -> Any:
+        try:
+            rule = prim.vjp(argnum)
+        except MissingRuleError as exc:
+            raise MissingRuleError(exc.message, filename=self.ctx.parsed.filename,
+                                   lineno=getattr(where, "lineno", None),
+                                   construct=prim.name) from None
+        return self.inline(rule, g, ans, args, keywords, where, prim)
+
+    def inline(self, rule: Any, g: Any, ans: Any, args: list[Any], keywords: list[Any],
+               where: Any, prim: Any) -> Any:
+        tpl = rule.template()
+        params = tpl.params
+        mapping: dict[str, Any] = {params[0]: g, params[1]: ans}
+        rest = params[2:]
+        positional = list(args)
+        extra = []
+        for p in rest:
+            if positional and p not in {k.arg for k in keywords}:
+                mapping[p] = positional.pop(0)
+        if positional:
+            if tpl.varargs is None:
+                raise self.error(f"too many arguments in the call to {prim.name}", where,
+                                 prim.name)
+            extra = positional
+        for k in keywords:
+            if k.arg not in rest:
+                raise self.error(
+                    f"{prim.name}() got keyword argument {k.arg!r} that its derivative rule "
+                    "does not accept; register a rule with that parameter (chainrule.defvjp)",
+                    where, prim.name)
+            mapping[k.arg] = k.value
+        for p in rest:
+            if p in mapping:
+                continue
+            if p not in tpl.defaults:
+                raise self.error(f"missing argument {p!r} in the call to {prim.name}", where,
+                                 prim.name)
+            default = tpl.defaults[p]
+            mapping[p] = const(default) if _literal(default) else \
+                name(self.ns.bind(f"{p}_default", default))
+        if tpl.expr is None:
+            fn_name = self.ns.bind_rule(rule, prim)
+            call_args = [mapping[params[0]], mapping[params[1]]] + [mapping[p] for p in rest] \
+                + extra
+            return call(name(fn_name), *call_args)
+        if tpl.varargs is not None:
+            mapping[tpl.varargs] = gast.Tuple(elts=extra, ctx=gast.Load())
+        for free, obj in tpl.free.items():
+            bound = self.ns.bind(free, obj)
+            if bound != free:
+                mapping[free] = name(bound)
+        return substitute(tpl.expr, mapping)
+
+    # ------------------------------------------------------------------ statements
+    def block(self, stmts: list[Any], defined: set[str]) -> list[Any]:
+        out: list[Any] = []
+        for s in reversed(stmts):
+            out += self.stmt(s, defined)
+        return out
+
+    def stmt(self, s: Any, defined: set[str]) -> list[Any]:
+        self.stmt_ids[id(s)] = s
+        if isinstance(s, gast.Assign):
+            target = s.targets[0]
+            if isinstance(target, gast.Name):
+                return self.assign_name(s, target.id, defined)
+            return self.assign_item(s, target, defined)
+        if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+            return self.expr_call(s, defined)
+        if isinstance(s, gast.If):
+            return self.if_(s, defined)
+        if isinstance(s, (gast.For, gast.While)):
+            return self.loop(s, defined)
+        return []
+
+    def header(self, s: Any) -> Any:
+        return Marker.comment(to_source(s).splitlines()[0])
+
+    def assign_name(self, s: Any, t: str, defined: set[str]) -> list[Any]:
+        value = s.value
+        names, callee = operand_names(value, self.ctx, self.local_names)
+        active_ops = [n for n in names if self.active(n)]
+        restore = [Marker.restore(id(s))]
+        if not self.active(t) or t not in defined or not active_ops:
+            if active_ops and self.active(t) and callee is not None:
+                self.check_callee(callee, s, active_ops)
+            defined.discard(t)
+            return restore
+        out: list[Any] = [self.header(s)]
+        g = name(self.adj(t))
+        if isinstance(value, gast.Name):
+            self.contribute(out, defined, value.id, g)
+        elif isinstance(value, gast.BinOp):
+            prim = registry.primitive_of(BINOPS[type(value.op)])
+            self.prim_contribs(out, defined, prim, [value.left, value.right], [], s, t)
+        elif isinstance(value, gast.UnaryOp):
+            prim = registry.primitive_of(UNARYOPS[type(value.op)])
+            self.prim_contribs(out, defined, prim, [value.operand], [], s, t)
+        elif isinstance(value, gast.Call):
+            self.check_callee(callee, s, active_ops)
+            if callee.kind == "primitive":
+                self.prim_contribs(out, defined, callee.prim, value.args, value.keywords, s, t)
+            elif callee.kind == "method":
+                self.prim_contribs(out, defined, callee.prim, [callee.self_arg] + value.args,
+                                   value.keywords, s, t)
+            else:  # user or local function
+                self.user_call(out, defined, s, t, value, callee)
+        elif isinstance(value, gast.Subscript):
+            x = value.value.id
+            expr = call(self.ns.runtime("getitem_adjoint"), g, name(x), _index_expr(value.slice))
+            if x in defined:
+                out.append(assign(self.adj(x), call(self.ns.runtime("add_at"), name(self.adj(x)),
+                                                    _index_expr(value.slice), g)))
+            else:
+                self.contribute(out, defined, x, expr)
+        elif isinstance(value, gast.Attribute):
+            fn = registry.attr_function(value.attr)
+            if fn is None or value.attr in NONDIFF_ATTRS:
+                raise self.error(
+                    f"attribute '.{value.attr}' of a differentiated value has no derivative "
+                    "rule; register one with chainrule.defattr", s, f".{value.attr}")
+            prim = registry.primitive_of(fn)
+            self.prim_contribs(out, defined, prim, [value.value], [], s, t)
+        elif isinstance(value, (gast.Tuple, gast.List)):
+            for i, e in enumerate(value.elts):
+                if isinstance(e, gast.Name) and self.active(e.id):
+                    self.contribute(out, defined, e.id, call(self.ns.runtime("grad_item"), g,
+                                                             const(i), name(e.id)))
+        else:
+            raise self.error(f"cannot differentiate {to_source(value)}", s, "expression")
+        defined.discard(t)
+        return out + restore
+
+    def check_callee(self, callee: Callee, s: Any, active_ops: list[str]) -> None:
+        kind = callee.kind
+        if kind in ("primitive", "method", "user", "local", "append", "nondiff",
+                    "nondiff_method"):
+            return
+        what = callee.label
+        if kind == "unresolved":
+            raise self.error(f"name '{what}' is not defined (cannot resolve it when "
+                             "generating the gradient); define it before calling grad", s,
+                             "unresolved name")
+        if kind == "method_unknown":
+            meth = what.rsplit(".", 1)[-1]
+            raise self.error(
+                f"method '.{meth}()' on a differentiated value has no derivative rule; "
+                f"use the NumPy function instead or register one with "
+                f"chainrule.defmethod('{meth}', fn)", s, f".{meth}()")
+        if kind == "comprehension":
+            raise self.error(
+                "comprehensions over differentiated values are not supported by "
+                "chainrule.grad; write a for loop that appends to a list", s, "comprehension")
+        raise self.error(
+            f"call to '{what}', which has neither Python source nor a derivative rule, "
+            f"receives a differentiated value; register a rule with "
+            f"chainrule.defvjp({what}, ...)", s, what)
+
+    def prim_contribs(self, out: list[Any], defined: set[str], prim: Any, args: list[Any],
+                      keywords: list[Any], s: Any, t: str) -> None:
+        g = name(self.adj(t))
+        ans = name(t)
+        slots: list[tuple[str, Any]] = []
+        for i, a in enumerate(args):
+            if isinstance(a, gast.Name) and self.active(a.id):
+                slots.append((a.id, ("pos", i)))
+        kwnames = [k.arg for k in keywords]
+        for k in keywords:
+            if isinstance(k.value, gast.Name) and self.active(k.value.id):
+                slots.append((k.value.id, ("kw", k.arg)))
+        pending: dict[str, list[Any]] = {}
+        order: list[str] = []
+        for var, (kind, pos) in slots:
+            argnum = pos if kind == "pos" else self.kw_position(prim, pos, s)
+            if argnum in prim.nondiff_args:
+                continue
+            expr = self.rule_expr(prim, argnum, g, ans, args, keywords, s)
+            others = [a for j, a in enumerate(args) if j != argnum]
+            if prim.broadcasts and not all(isinstance(o, gast.Constant) for o in others):
+                expr = call(self.ns.runtime("unbroadcast"), expr, name(var))
+            if var not in pending:
+                order.append(var)
+            pending.setdefault(var, []).append(expr)
+        del kwnames
+        for var in order:
+            exprs = pending[var]
+            total = exprs[0]
+            for e in exprs[1:]:
+                total = gast.BinOp(left=total, op=gast.Add(), right=e)
+            self.contribute(out, defined, var, total)
+
+    def kw_position(self, prim: Any, kw: str, s: Any) -> int:
+        for rule in list(prim.vjps.values()) + list(prim.jvps.values()):
+            params = rule.template().params[2:]
+            if kw in params:
+                return params.index(kw)
+        raise self.error(f"{prim.name}() has no derivative rule for keyword argument {kw!r}",
+                         s, prim.name)
+
+    def user_call(self, out: list[Any], defined: set[str], s: Any, t: str, value: Any,
+                  callee: Callee) -> None:
+        fwd, bwd, active_params, bound = self.helpers.pair(callee, value, self, s)
+        saved = self.namer.fresh(t.lstrip("_") + "_saved")
+        self.call_saves[id(s)] = saved
+        self.call_fwd[id(s)] = fwd
+        results = [self.namer.fresh("b_arg") for _ in active_params]
+        target = results[0] if len(results) == 1 else gast.Tuple(
+            elts=[gast.Name(id=r, ctx=gast.Store(), annotation=None, type_comment=None)
+                  for r in results], ctx=gast.Store())
+        if isinstance(target, str):
+            out.append(assign(target, call(name(bwd), name(self.adj(t)), name(saved))))
+        else:
+            out.append(gast.Assign(targets=[target], value=call(name(bwd), name(self.adj(t)),
+                                                                 name(saved)), type_comment=None))
+        for r, p in zip(results, active_params):
+            atom = bound[p]
+            if isinstance(atom, gast.Name) and self.active(atom.id):
+                self.contribute(out, defined, atom.id, name(r))
+
+    def assign_item(self, s: Any, target: Any, defined: set[str]) -> list[Any]:
+        a = target.value.id
+        restore = [Marker.restore(id(s))]
+        if not self.active(a) or a not in defined:
+            return restore
+        out: list[Any] = [self.header(s)]
+        index = _index_expr(target.slice)
+        v = s.value
+        if isinstance(v, gast.Name) and self.active(v.id):
+            self.contribute(out, defined, v.id, call(self.ns.runtime("stored_item_adjoint"),
+                                                     name(self.adj(a)), clone(index), name(v.id)))
+        out.append(assign(self.adj(a), call(self.ns.runtime("zero_at"), name(self.adj(a)),
+                                            index)))
+        return out + restore
+
+    def expr_call(self, s: Any, defined: set[str]) -> list[Any]:
+        value = s.value
+        names, callee = operand_names(value, self.ctx, self.local_names)
+        if callee is None or callee.kind != "append":
+            active_ops = [n for n in names if self.active(n)]
+            if active_ops and callee is not None and callee.kind in ("method_unknown",):
+                self.check_callee(callee, s, active_ops)
+            return []
+        lst = callee.self_arg.id
+        if not self.active(lst):
+            return []
+        out: list[Any] = [self.header(s)]
+        if lst in defined:
+            arg = value.args[0] if value.args else None
+            if isinstance(arg, gast.Name) and self.active(arg.id):
+                self.contribute(out, defined, arg.id, call(self.ns.runtime("pop_grad"),
+                                                           name(self.adj(lst)), name(arg.id)))
+            else:
+                out.append(gast.Expr(value=call(gast.Attribute(
+                    value=name(self.adj(lst)), attr="pop", ctx=gast.Load()))))
+        out.append(gast.Expr(value=call(gast.Attribute(value=name(lst), attr="pop",
+                                                       ctx=gast.Load()))))
+        return out
+
+    def if_(self, s: Any, defined: set[str]) -> list[Any]:
+        d1, d2 = set(defined), set(defined)
+        body = self.block(s.body, d1)
+        orelse = self.block(s.orelse, d2)
+        for v in sorted(d1 - d2):
+            orelse.append(self.zero(v))
+        for v in sorted(d2 - d1):
+            body.append(self.zero(v))
+        defined |= d1 | d2
+        if not _has_code(body) and not _has_code(orelse):
+            return []
+        return [gast.If(test=clone(s.test), body=body or [gast.Pass()], orelse=orelse)]
+
+    def loop(self, s: Any, defined: set[str]) -> list[Any]:
+        entry = set(defined)
+        while True:
+            state = set(entry)
+            body = self.block(s.body, state)
+            grow = state - entry
+            if grow:
+                entry |= grow
+                continue
+            for v in sorted(entry - state):
+                body.append(self.zero(v))
+            break
+        pre = [self.zero(v) for v in sorted(entry - defined)]
+        defined |= entry
+        if not _has_code(body):
+            return pre if _has_code(pre) else []
+        has_break = any(isinstance(x, gast.Break) for x in s.body[-1:]) or any(
+            isinstance(x, gast.If) and any(isinstance(y, gast.Break) for y in x.body)
+            for x in s.body[-1:])
+        if isinstance(s, gast.While) or has_break:
+            counter = self.counters.setdefault(id(s), self.namer.fresh("n"))
+        else:
+            counter = None
+        if isinstance(s, gast.While):
+            header = gast.For(target=gast.Name(id="_", ctx=gast.Store(), annotation=None,
+                                               type_comment=None),
+                              iter=call(name("range"), name(counter)), body=body, orelse=[],
+                              type_comment=None)
+        else:
+            rng = clone(s.iter)
+            if counter is not None:
+                rng = gast.Subscript(value=rng, slice=gast.Slice(lower=None, upper=name(counter),
+                                                                 step=None), ctx=gast.Load())
+            header = gast.For(target=clone(s.target), iter=call(name("reversed"), rng),
+                              body=body, orelse=[], type_comment=None)
+        return pre + [header, Marker.restore(id(s))]
+
+
+def _has_code(stmts: list[Any]) -> bool:
+    return any(not (isinstance(x, gast.Expr) and isinstance(x.value, gast.Constant))
+               for x in stmts)
+
+

@@ -1,0 +1,184 @@
+"""Pass 8, saves: decide what the primal sweep must record for the adjoint sweep.
+
+To-be-recorded analysis: a variable is *needed* when the adjoint code reads it. An
+assignment pushes the old value of a needed variable on ``stack`` only when it can
+overwrite a value the adjoint still needs: inside a loop, or when the variable has another
+assignment (or is a parameter). Item assignments ``a[i] = v`` push the overwritten item.
+Each push is matched by a pop right after the adjoint of the same statement, so the adjoint
+sweep sees every variable as it was when its statement ran. Variables first bound inside a
+loop are set to ``None`` before the loop so that their first push has a value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gast
+
+from .astutil import assign, call, clone, const, name, names_loaded, names_stored
+from .reverse import ReverseGen
+
+__all__ = ["place_saves"]
+
+
+def _restore_id(stmt: Any) -> int | None:
+    if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Constant):
+        text = stmt.value.value
+        if isinstance(text, str) and text.startswith("__restore__"):
+            return int(text[len("__restore__"):])
+    return None
+
+
+class _Saves:
+    def __init__(self, gen: ReverseGen, stack: str) -> None:
+        self.gen = gen
+        self.stack = stack
+        self.restores: dict[int, list[Any]] = {}
+        self.preinit: dict[int, list[str]] = {}
+        self.used = False
+        self.sites: dict[str, int] = {}
+        self.needed: set[str] = set()
+
+    def push(self, value: Any) -> Any:
+        self.used = True
+        return gast.Expr(value=call(gast.Attribute(value=name(self.stack), attr="append",
+                                                   ctx=gast.Load()), value))
+
+    def pop(self) -> Any:
+        return call(gast.Attribute(value=name(self.stack), attr="pop", ctx=gast.Load()))
+
+    def count_sites(self, stmts: list[Any]) -> None:
+        for s in stmts:
+            for sub in gast.walk(s):
+                if isinstance(sub, gast.Assign) and isinstance(sub.targets[0], gast.Name):
+                    self.sites[sub.targets[0].id] = self.sites.get(sub.targets[0].id, 0) + 1
+                elif isinstance(sub, gast.For) and isinstance(sub.target, gast.Name):
+                    self.sites[sub.target.id] = self.sites.get(sub.target.id, 0) + 1
+
+    def must_save(self, v: str, in_loop: bool, bound: set[str]) -> bool:
+        if v not in self.needed:
+            return False
+        if in_loop:
+            return True
+        reassigned = self.sites.get(v, 0) > 1 or v in self.gen.param_names
+        return reassigned and v in bound
+
+    def note_loop_var(self, v: str, loop: Any, bound_at_loop: set[str]) -> None:
+        if v not in bound_at_loop and loop is not None:
+            names = self.preinit.setdefault(id(loop), [])
+            if v not in names:
+                names.append(v)
+
+    def block(self, stmts: list[Any], in_loop: bool, bound: set[str], outer: Any,
+              bound_outer: set[str]) -> list[Any]:
+        out: list[Any] = []
+        for s in stmts:
+            out += self.stmt(s, in_loop, bound, outer, bound_outer)
+            bound |= set(names_stored(s))
+        return out
+
+    def stmt(self, s: Any, in_loop: bool, bound: set[str], outer: Any,
+             bound_outer: set[str]) -> list[Any]:
+        gen = self.gen
+        sid = id(s)
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            t = s.targets[0].id
+            pre: list[Any] = []
+            restores: list[Any] = []
+            targets = [t]
+            if sid in gen.call_saves:
+                targets.append(gen.call_saves[sid])
+            if sid not in gen.no_save:
+                for v in targets:
+                    if self.must_save(v, in_loop, bound):
+                        if in_loop:
+                            self.note_loop_var(v, outer, bound_outer)
+                        pre.append(self.push(name(v)))
+                        restores.insert(0, assign(v, self.pop()))
+            self.restores[sid] = restores
+            if sid in gen.call_saves:
+                value = s.value
+                fwd_call = gast.Call(func=name(gen.call_fwd[sid]), args=value.args,
+                                     keywords=value.keywords)
+                tgt = gast.Tuple(elts=[gast.Name(id=v, ctx=gast.Store(), annotation=None,
+                                                 type_comment=None) for v in targets],
+                                 ctx=gast.Store())
+                new = gast.Assign(targets=[tgt], value=fwd_call, type_comment=None)
+                gast.copy_location(new, s)
+                return pre + [new]
+            return pre + [s]
+        if isinstance(s, gast.Assign):  # a[index] = value
+            a = s.targets[0].value.id
+            if a in self.needed:
+                item = gast.Subscript(value=name(a), slice=clone(s.targets[0].slice),
+                                      ctx=gast.Load())
+                target = clone(s.targets[0])
+                self.restores[sid] = [assign(target, self.pop())]
+                return [self.push(call(gen.ns.runtime("snapshot"), item)), s]
+            self.restores[sid] = []
+            return [s]
+        if isinstance(s, gast.If):
+            s.body = self.block(s.body, in_loop, set(bound), outer, bound_outer)
+            s.orelse = self.block(s.orelse, in_loop, set(bound), outer, bound_outer)
+            return [s]
+        if isinstance(s, (gast.For, gast.While)):
+            pre = []
+            restores: list[Any] = []
+            outer_loop = outer if outer is not None else s
+            at_loop = bound_outer if outer is not None else set(bound)
+            if isinstance(s, gast.For):
+                v = s.target.id
+                if self.must_save(v, in_loop, bound) or (
+                        v in self.needed and self.sites.get(v, 0) > 1 and v in bound):
+                    if in_loop:
+                        self.note_loop_var(v, outer, bound_outer)
+                    pre.append(self.push(name(v)))
+                    restores.append(assign(v, self.pop()))
+            counter = gen.counters.get(sid)
+            body_bound = set(bound) | set(names_stored(s.target) if isinstance(s, gast.For)
+                                          else [])
+            s.body = self.block(s.body, True, body_bound, outer_loop, at_loop)
+            if counter is not None:
+                init = assign(counter, const(0))
+                if in_loop and counter in self.needed:
+                    self.note_loop_var(counter, outer, bound_outer)
+                    pre.append(self.push(name(counter)))
+                    restores.append(assign(counter, self.pop()))
+                incr = assign(counter, gast.BinOp(left=name(counter), op=gast.Add(),
+                                                  right=const(1)))
+                s.body.insert(0, incr)
+                pre.append(init)
+            self.restores[sid] = restores
+            result = pre + [s]
+            if outer is None and self.preinit.get(sid):
+                result = [assign(v, const(None)) for v in self.preinit[sid]] + result
+            return result
+        return [s]
+
+    def fill(self, stmts: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        for s in stmts:
+            rid = _restore_id(s)
+            if rid is not None:
+                out += self.restores.get(rid, [])
+                continue
+            for field in ("body", "orelse"):
+                if hasattr(s, field) and isinstance(getattr(s, field), list):
+                    setattr(s, field, self.fill(getattr(s, field)) or
+                            ([gast.Pass()] if field == "body" else []))
+            out.append(s)
+        return out
+
+
+def place_saves(gen: ReverseGen, body: list[Any], adjoint: list[Any], primal_locals: set[str],
+                stack: str) -> tuple[list[Any], list[Any], bool, list[str]]:
+    """Return (primal with pushes, adjoint with pops, whether a stack is used, needed names)."""
+    saves = _Saves(gen, stack)
+    loads = names_loaded(gast.Module(body=adjoint, type_ignores=[]))
+    saves.needed = {n for n in loads if n in primal_locals}
+    saves.count_sites(body)
+    primal = saves.block(body, False, set(gen.param_names), None, set())
+    adjoint = saves.fill(adjoint)
+    needed = [n for n in names_loaded(gast.Module(body=adjoint, type_ignores=[]))
+              if n in primal_locals or n == stack]
+    return primal, adjoint, saves.used, needed
