@@ -33,6 +33,37 @@ __all__ = [
     "snapshot",
     "finalize",
     "scalar_seed",
+    "fit_to",
+    "split_like",
+    "join_like",
+    "unstack",
+    "nested_stack",
+    "nested_unstack",
+    "repeat_adjoint",
+    "tile_adjoint",
+    "diagonal_adjoint",
+    "tensordot_adjoint_a",
+    "tensordot_adjoint_b",
+    "dot_axes",
+    "kron_adjoint_a",
+    "kron_adjoint_b",
+    "diff_adjoint",
+    "weights_like",
+    "reshape_method",
+    "transpose_method",
+    "inverse_axes",
+    "astype",
+    "extremum_mask",
+    "irfft_weights",
+    "fft_axes",
+    "fft_lengths",
+    "pad_slices",
+    "take_index",
+    "along_axis_index",
+    "einsum_adjoint_spec",
+    "einsum_adjoint_extras",
+    "symmetrize_tri",
+    "symmetrize_tri_adjoint",
 ]
 
 _SCALAR_TYPES = (float, int, complex)
@@ -248,3 +279,370 @@ def scalar_seed(y, name="the function"):
             "non-scalar outputs or chainrule.elementwise_grad for elementwise functions"
         )
     return 1.0
+
+
+# --------------------------------------------------------------------------- rule helpers
+# Helpers used inside the rule library's formulas (chainrule.rules.*). Each is either linear
+# in its first argument (with VJP and JVP rules in chainrule.rules.runtime_rules) or returns
+# only shapes, axes, index tuples or constant arrays (registered as non-differentiable).
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def fit_to(g, x):
+    """``g`` truncated or zero-padded along each axis to ``x``'s shape, and made real when
+    ``x`` is real: how FFT rules return the cotangent of an input padded to length ``n``."""
+    shape = np.shape(x)
+    for axis, n in enumerate(shape):
+        m = np.shape(g)[axis]
+        if m > n:
+            g = g[(slice(None),) * axis + (slice(0, n),)]
+        elif m < n:
+            pad = [(0, 0)] * len(shape)
+            pad[axis] = (0, n - m)
+            g = np.pad(g, pad)
+    if np.iscomplexobj(g) and not np.iscomplexobj(x):
+        g = np.real(g)
+    return g
+
+
+def split_like(g, arrays, axis=0):
+    """Cut ``g`` along ``axis`` into pieces shaped like ``arrays`` (the adjoint of
+    ``np.concatenate`` and the ``np.*stack`` family; ``axis=None`` means flattened)."""
+    if axis is None:
+        g = np.ravel(g)
+        axis = 0
+    n = np.shape(g)[axis]
+    other = np.size(g) // n if n else 1
+    bounds = np.cumsum([np.size(x) // other for x in arrays])[:-1]
+    pieces = np.split(g, bounds, axis=axis)
+    return [np.reshape(p, np.shape(x)) for p, x in zip(pieces, arrays)]
+
+
+def join_like(parts, like, axis=0):
+    """Concatenate ``parts`` along ``axis`` into an array shaped like ``like`` (the inverse
+    and adjoint of :func:`split_like`)."""
+    if axis is None:
+        return np.reshape(np.concatenate([np.ravel(p) for p in parts]), np.shape(like))
+    shape = list(np.shape(like))
+    other = np.size(like) // shape[axis] if shape[axis] else 1
+    pieces = []
+    for p in parts:
+        piece_shape = list(shape)
+        piece_shape[axis] = np.size(p) // other
+        pieces.append(np.reshape(p, piece_shape))
+    return np.concatenate(pieces, axis=axis)
+
+
+def unstack(g, axis=0):
+    """The list of slices of ``g`` along ``axis`` (the adjoint of ``np.stack``)."""
+    moved = np.moveaxis(g, axis, 0)
+    return [moved[i] for i in range(np.shape(moved)[0])]
+
+
+def nested_stack(t):
+    """Stack a nested list of arrays and numbers into one array (``np.array`` of a list)."""
+    if type(t) is list or type(t) is tuple:
+        return np.stack([nested_stack(e) for e in t])
+    return t
+
+
+def nested_unstack(g, like):
+    """Split ``g`` into a nested list shaped like the list ``like`` (the adjoint of
+    ``np.array(list)``); an array ``like`` gets ``g`` reshaped to its shape."""
+    if type(like) is list or type(like) is tuple:
+        return [nested_unstack(p, e) for p, e in zip(unstack(g, 0), like)]
+    return np.reshape(g, np.shape(like))
+
+
+def repeat_adjoint(g, a, repeats, axis=None):
+    """The cotangent of ``a`` for ``np.repeat(a, repeats, axis)``: sums of repeated entries."""
+    if axis is None:
+        g = np.ravel(g)
+        n = np.size(a)
+        axis = 0
+    else:
+        n = np.shape(a)[axis]
+    owner = np.repeat(np.arange(n), np.broadcast_to(repeats, (n,)))
+    select = np.expand_dims(np.arange(n), 1) == np.expand_dims(owner, 0)
+    out = np.moveaxis(np.tensordot(select, np.moveaxis(g, axis, 0), axes=1), 0, axis)
+    return np.reshape(out, np.shape(a))
+
+
+def tile_adjoint(g, A, reps):
+    """The cotangent of ``A`` for ``np.tile(A, reps)``: the sum of all tiles."""
+    reps = (reps,) if np.ndim(reps) == 0 else tuple(reps)
+    d = max(np.ndim(A), len(reps))
+    shape = (1,) * (d - np.ndim(A)) + tuple(np.shape(A))
+    reps = (1,) * (d - len(reps)) + reps
+    g = np.reshape(g, [k for r, n in zip(reps, shape) for k in (r, n)])
+    return np.reshape(np.sum(g, axis=tuple(range(0, 2 * d, 2))), np.shape(A))
+
+
+def diagonal_adjoint(g, a, offset=0, axis1=0, axis2=1):
+    """The cotangent of ``a`` for ``np.diagonal(a, offset, axis1, axis2)``: ``g`` written on
+    that diagonal of zeros."""
+    n, m = np.shape(a)[axis1], np.shape(a)[axis2]
+    eye = np.eye(n, m, k=offset)
+    pad = [(0, 0)] * np.ndim(g)
+    if offset >= 0:
+        pad[-1] = (0, n - np.shape(g)[-1])
+        out = np.expand_dims(np.pad(g, pad), -1) * eye
+    else:
+        pad[-1] = (0, m - np.shape(g)[-1])
+        out = np.expand_dims(np.pad(g, pad), -2) * eye
+    return np.moveaxis(out, (-2, -1), (axis1, axis2))
+
+
+def _tensordot_axes(a, b, axes):
+    na, nb = np.ndim(a), np.ndim(b)
+    if np.ndim(axes) == 0:
+        ax_a, ax_b = list(range(na - axes, na)), list(range(axes))
+    else:
+        ax_a, ax_b = axes
+        ax_a = [ax_a] if np.ndim(ax_a) == 0 else list(ax_a)
+        ax_b = [ax_b] if np.ndim(ax_b) == 0 else list(ax_b)
+    ax_a = [int(i) % na for i in ax_a]
+    ax_b = [int(i) % nb for i in ax_b]
+    free_a = [i for i in range(na) if i not in ax_a]
+    free_b = [i for i in range(nb) if i not in ax_b]
+    return ax_a, ax_b, free_a, free_b
+
+
+def tensordot_adjoint_a(g, a, b, axes=2):
+    """The cotangent of ``a`` for ``np.tensordot(a, b, axes)``."""
+    ax_a, ax_b, free_a, free_b = _tensordot_axes(a, b, axes)
+    nfa = len(free_a)
+    out = np.tensordot(g, b, axes=(list(range(nfa, np.ndim(g))), free_b))
+    order = sorted(ax_b)
+    perm = [0] * np.ndim(a)
+    for i, axis in enumerate(free_a):
+        perm[axis] = i
+    for axis_a, axis_b in zip(ax_a, ax_b):
+        perm[axis_a] = nfa + order.index(axis_b)
+    return np.transpose(out, perm)
+
+
+def tensordot_adjoint_b(g, a, b, axes=2):
+    """The cotangent of ``b`` for ``np.tensordot(a, b, axes)``."""
+    ax_a, ax_b, free_a, free_b = _tensordot_axes(a, b, axes)
+    nfa = len(free_a)
+    out = np.tensordot(a, g, axes=(free_a, list(range(nfa))))
+    order = sorted(ax_a)
+    perm = [0] * np.ndim(b)
+    for i, axis in enumerate(free_b):
+        perm[axis] = len(ax_a) + i
+    for axis_a, axis_b in zip(ax_a, ax_b):
+        perm[axis_b] = order.index(axis_a)
+    return np.transpose(out, perm)
+
+
+def dot_axes(a, b):
+    """The ``axes`` argument that makes ``np.tensordot(a, b, axes)`` equal ``np.dot(a, b)``."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return 0
+    return ([-1], [-2 if np.ndim(b) > 1 else -1])
+
+
+def _kron_shapes(a, b):
+    d = max(np.ndim(a), np.ndim(b))
+    sa = (1,) * (d - np.ndim(a)) + tuple(np.shape(a))
+    sb = (1,) * (d - np.ndim(b)) + tuple(np.shape(b))
+    return d, sa, sb
+
+
+def kron_adjoint_a(g, a, b):
+    """The cotangent of ``a`` for ``np.kron(a, b)``."""
+    d, sa, sb = _kron_shapes(a, b)
+    blocks = np.reshape(g, [k for p in zip(sa, sb) for k in p])
+    b_in = np.reshape(b, [k for n in sb for k in (1, n)])
+    return np.reshape(np.sum(blocks * b_in, axis=tuple(range(1, 2 * d, 2))), np.shape(a))
+
+
+def kron_adjoint_b(g, a, b):
+    """The cotangent of ``b`` for ``np.kron(a, b)``."""
+    d, sa, sb = _kron_shapes(a, b)
+    blocks = np.reshape(g, [k for p in zip(sa, sb) for k in p])
+    a_in = np.reshape(a, [k for n in sa for k in (n, 1)])
+    return np.reshape(np.sum(blocks * a_in, axis=tuple(range(0, 2 * d, 2))), np.shape(b))
+
+
+def diff_adjoint(g, n=1, axis=-1):
+    """The cotangent of ``a`` for ``np.diff(a, n, axis)``."""
+    for _ in range(n):
+        zero = np.zeros_like(np.take(g, [0], axis=axis))
+        g = -np.diff(np.concatenate([zero, g, zero], axis=axis), axis=axis)
+    return g
+
+
+def weights_like(weights, a, axis=None):
+    """``np.average``'s ``weights`` reshaped to broadcast against ``a`` (1-D weights lie along
+    ``axis``)."""
+    if np.ndim(weights) == 1 and np.ndim(a) > 1 and axis is not None:
+        shape = [1] * np.ndim(a)
+        shape[axis] = -1
+        return np.reshape(weights, shape)
+    return weights
+
+
+def reshape_method(a, *shape, order="C"):
+    """``a.reshape(*shape)``: the method takes the shape as one tuple or as varargs."""
+    return np.reshape(a, shape[0] if len(shape) == 1 else shape, order=order)
+
+
+def transpose_method(a, *axes):
+    """``a.transpose(*axes)``: the method takes the axes as one tuple, as varargs or none."""
+    return np.transpose(a, axes[0] if len(axes) == 1 else (axes or None))
+
+
+def inverse_axes(axes, ndim):
+    """The permutation undoing ``np.transpose(x, axes)`` for an ``ndim``-dimensional ``x``."""
+    if axes is None or len(axes) == 0:
+        return None
+    return tuple(int(i) for i in np.argsort(np.mod(axes, ndim)))
+
+
+def astype(x, dtype, order="K", casting="unsafe", subok=True, copy=True):
+    """``x.astype(dtype)`` as a function (the method form has no ``np.*`` equivalent before
+    NumPy 2.1)."""
+    if hasattr(np, "astype"):
+        return np.astype(x, dtype, copy=copy)
+    return np.asarray(x).astype(dtype, order=order, casting=casting, subok=subok, copy=copy)
+
+
+def extremum_mask(a, ans, axis=None, keepdims=False):
+    """Where ``a`` attains the reduced extremum ``ans``, normalised so that ties share."""
+    mask = a == expand_reduced(ans, a, axis, keepdims)
+    return mask / np.sum(mask, axis=axis, keepdims=True)
+
+
+def irfft_weights(g, axis):
+    """Weights along ``axis`` mapping ``np.fft.ifft(g)`` to the cotangent of ``irfft``'s input:
+    1 for the zero frequency (and Nyquist when the length is even), 2 for the others, 0 for
+    the negative frequencies."""
+    n = np.shape(g)[axis]
+    k = np.arange(n)
+    w = np.where(k == 0, 1.0, np.where(2 * k < n, 2.0, np.where(2 * k == n, 1.0, 0.0)))
+    shape = [1] * np.ndim(g)
+    shape[axis] = n
+    return np.reshape(w, shape)
+
+
+def fft_axes(a, s=None, axes=None):
+    """The axes ``np.fft.fftn(a, s, axes)`` transforms."""
+    if axes is not None:
+        return tuple(axes)
+    if s is None:
+        return tuple(range(np.ndim(a)))
+    return tuple(range(np.ndim(a) - len(s), np.ndim(a)))
+
+
+def fft_lengths(a, s=None, axes=None):
+    """The lengths ``np.fft.rfftn(a, s, axes)`` transforms (before halving the last one)."""
+    if s is not None:
+        return tuple(s)
+    return tuple(np.shape(a)[i] for i in fft_axes(a, s, axes))
+
+
+def pad_slices(array, pad_width, mode="constant"):
+    """The index of the original ``array`` inside ``np.pad(array, pad_width)``."""
+    if mode != "constant":
+        raise NotImplementedError(
+            f"the reverse-mode derivative of np.pad supports mode='constant', not {mode!r}"
+        )
+    widths = np.broadcast_to(pad_width, (np.ndim(array), 2))
+    return tuple(slice(int(w[0]), int(w[0]) + n) for w, n in zip(widths, np.shape(array)))
+
+
+def take_index(a, indices, axis=None):
+    """An index with ``a[index] == np.take(a, indices, axis)``."""
+    if axis is None:
+        return np.unravel_index(np.mod(indices, np.size(a)), np.shape(a))
+    return (slice(None),) * (axis % np.ndim(a)) + (indices,)
+
+
+def along_axis_index(arr, indices, axis=-1):
+    """An index with ``arr[index] == np.take_along_axis(arr, indices, axis)``."""
+    if axis is None:
+        return np.unravel_index(np.mod(indices, np.size(arr)), np.shape(arr))
+    axis = axis % np.ndim(arr)
+    index = []
+    for d, n in enumerate(np.shape(indices)):
+        if d == axis:
+            index.append(indices)
+        else:
+            shape = [1] * np.ndim(indices)
+            shape[d] = n
+            index.append(np.reshape(np.arange(n), shape))
+    return tuple(index)
+
+
+def _einsum_parse(subscripts, operands):
+    if not isinstance(subscripts, str):
+        raise TypeError("chainrule differentiates np.einsum called with a subscripts string")
+    spec = subscripts.replace(" ", "")
+    inputs, _, output = spec.partition("->")
+    inputs = inputs.split(",")
+    free = [c for c in _LETTERS if c not in spec]
+    n_ell = max([np.ndim(x) - len(s) + 3 for s, x in zip(inputs, operands) if "..." in s] or [0])
+    ell = "".join(free[:n_ell])
+    expanded = []
+    for s, x in zip(inputs, operands):
+        if "..." in s:
+            k = np.ndim(x) - len(s) + 3
+            s = s.replace("...", ell[n_ell - k:])
+        expanded.append(s)
+    if "->" in spec:
+        output = output.replace("...", ell)
+    else:
+        letters = "".join(inputs).replace(".", "")
+        output = ell + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return expanded, output, free[n_ell:]
+
+
+def _einsum_adjoint(subscripts, operands, i):
+    inputs, output, fresh = _einsum_parse(subscripts, operands)
+    target = inputs[i]
+    others = inputs[:i] + inputs[i + 1:]
+    sizes = dict(zip(target, np.shape(operands[i])))
+    result, eyes = "", []
+    for c in target:
+        if c in result:
+            f = fresh.pop(0)
+            eyes.append(c + f)
+            result += f
+        else:
+            result += c
+    covered = set(output + "".join(others) + "".join(eyes))
+    ones = [c for c in result if c not in covered]
+    spec = ",".join([output, *others, *eyes, *ones]) + "->" + result
+    extras = [np.eye(sizes[e[0]]) for e in eyes] + [np.ones(sizes[c]) for c in ones]
+    return spec, extras
+
+
+def einsum_adjoint_spec(subscripts, operands, i):
+    """The subscripts of the einsum giving operand ``i``'s cotangent: the output's
+    subscripts, the other operands', then :func:`einsum_adjoint_extras`'."""
+    return _einsum_adjoint(subscripts, operands, i)[0]
+
+
+def einsum_adjoint_extras(subscripts, operands, i):
+    """Constant operands the cotangent einsum of operand ``i`` needs: an identity for each
+    repeated index (a diagonal) and ones for each index summed over that operand alone."""
+    return _einsum_adjoint(subscripts, operands, i)[1]
+
+
+def symmetrize_tri(a, lower=True):
+    """The symmetric matrix that the lower (``lower=True``) or upper triangle of ``a`` stands
+    for: what ``np.linalg.cholesky``, ``eigh`` and ``eigvalsh`` actually read."""
+    if lower:
+        return np.tril(a) + np.swapaxes(np.tril(a, -1), -1, -2)
+    return np.triu(a) + np.swapaxes(np.triu(a, 1), -1, -2)
+
+
+def symmetrize_tri_adjoint(g, lower=True):
+    """The adjoint of :func:`symmetrize_tri`: the cotangent of a matrix of which only one
+    triangle is read, from the cotangent ``g`` of the symmetric matrix it stands for."""
+    if lower:
+        return np.tril(g) + np.tril(np.swapaxes(g, -1, -2), -1)
+    return np.triu(g) + np.triu(np.swapaxes(g, -1, -2), 1)

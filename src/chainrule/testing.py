@@ -18,13 +18,25 @@ __all__ = ["check_grads", "numeric_jvp"]
 _MODES = ("rev", "fwd", "tape")
 
 
+def _differentiable(x: Any) -> bool:
+    if isinstance(x, (bool, int, np.integer, np.bool_)):
+        return False
+    if isinstance(x, np.ndarray) and x.dtype.kind in "biu":
+        return False
+    return True
+
+
 def _as_float(x: Any) -> Any:
-    if isinstance(x, (float, int)) and not isinstance(x, bool):
-        return float(x)
+    if not _differentiable(x):
+        return x
+    if isinstance(x, float):
+        return x
     return np.asarray(x, dtype=np.float64)
 
 
 def _add(x: Any, eps: float, u: Any) -> Any:
+    if u is None:
+        return x
     if isinstance(x, float):
         return x + eps * float(u)
     return x + eps * u
@@ -52,6 +64,8 @@ def numeric_jvp(f: Callable[..., Any], args: Sequence[Any], tangents: Sequence[A
 
 
 def _random_like(x: Any, rng: np.random.Generator) -> Any:
+    if not _differentiable(x):
+        return None
     if isinstance(x, float):
         return float(rng.standard_normal())
     return rng.standard_normal(np.shape(x))

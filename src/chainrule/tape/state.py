@@ -33,12 +33,16 @@ new_id = _ids.__next__
 
 
 class _ThreadState(threading.local):
-    """What the current thread is doing: the recording tapes and the paused ones."""
+    """What the current thread is doing, as one tuple read per operation.
+
+    ``ctx = (tapes, paused, var_reads)``: the recorders recording now (in the order their
+    tapes were entered), those paused by ``stop_recording()``, and the list collecting
+    Variable reads for :func:`chainrule.custom_gradient` (``None`` when none is running).
+    """
 
     def __init__(self) -> None:
-        self.tapes: tuple[Recorder, ...] = ()  # recording now, in the order they were entered
-        self.paused: tuple[Recorder, ...] = ()  # inside their ``stop_recording()``
-        self.var_reads: list[Any] | None = None  # custom_gradient's variable watcher
+        self.ctx: tuple[tuple[Recorder, ...], tuple[Recorder, ...], list[Any] | None] = (
+            (), (), None)
 
 
 STATE = _ThreadState()
@@ -91,29 +95,34 @@ def user_location() -> str:
     return "<unknown>"
 
 
-def _join(tapes: tuple[Recorder, ...], rec: Recorder) -> tuple[Recorder, ...]:
-    return tapes + (rec,)
+def _without(recs: tuple[Recorder, ...], rec: Recorder) -> tuple[Recorder, ...]:
+    return tuple(r for r in recs if r is not rec)
 
 
-def _without(tapes: tuple[Recorder, ...], rec: Recorder) -> tuple[Recorder, ...]:
-    return tuple(t for t in tapes if t is not rec)
+def is_recording(rec: Recorder) -> bool:
+    """Whether ``rec`` records in this thread now."""
+    return any(r is rec for r in STATE.ctx[0])
 
 
 def push(rec: Recorder) -> None:
     """Start recording on ``rec`` in this thread."""
-    STATE.tapes = _join(STATE.tapes, rec)
+    tapes, paused, reads = STATE.ctx
+    STATE.ctx = (tapes + (rec,), paused, reads)
 
 
 def pop(rec: Recorder) -> None:
     """Stop recording on ``rec`` in this thread."""
-    STATE.tapes = _without(STATE.tapes, rec)
+    tapes, paused, reads = STATE.ctx
+    STATE.ctx = (_without(tapes, rec), paused, reads)
 
 
 def pause(rec: Recorder) -> None:
-    STATE.tapes = _without(STATE.tapes, rec)
-    STATE.paused = _join(STATE.paused, rec)
+    """Move ``rec`` from recording to paused (``stop_recording``)."""
+    tapes, paused, reads = STATE.ctx
+    STATE.ctx = (_without(tapes, rec), paused + (rec,), reads)
 
 
 def resume(rec: Recorder) -> None:
-    STATE.paused = _without(STATE.paused, rec)
-    STATE.tapes = _join(STATE.tapes, rec)
+    """Undo :func:`pause`."""
+    tapes, paused, reads = STATE.ctx
+    STATE.ctx = (tapes + (rec,), _without(paused, rec), reads)

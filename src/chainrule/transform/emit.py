@@ -115,7 +115,7 @@ def render(fdef: Any) -> str:
     out = []
     for line in text.splitlines():
         stripped = line.strip()
-        if stripped.startswith(("'" + COMMENT_TAG, '"' + COMMENT_TAG)):
+        if stripped.startswith(tuple(q + COMMENT_TAG for q in ("'", '"', ", '))):
             indent = line[: len(line) - len(line.lstrip())]
             body = ast.literal_eval(stripped)[len(COMMENT_TAG):]
             out.append(f"{indent}# grad of: {body}")

@@ -17,7 +17,7 @@ import gast
 
 from .activity import analyse
 from .anf import to_anf
-from .astutil import Namer, assign, call, clone, const, name, names_stored
+from .astutil import Namer, assign, call, clone, const, name, names_loaded, names_stored
 from .desugar import Context, LocalFunction, desugar
 from .emit import Namespace, compile_function, render
 from .fence import fence
@@ -160,6 +160,12 @@ class Request:
                 f"{prep.label} returns nothing; chainrule.grad differentiates the value a "
                 "function returns", prep.parsed.node, "no return")
         fname = const(prep.label)
+        if kind == "value_and_grad" and isinstance(ret, gast.Name):
+            value_name = prep.ctx.namer.exact_or_fresh("value")
+            body.append(assign(value_name, clone(ret)))
+            ret_value: Any = name(value_name)
+        else:
+            ret_value = clone(ret)
         if isinstance(ret, gast.Name) and ret.id in parts.defined or (
                 isinstance(ret, gast.Name) and parts.gen.active(ret.id)):
             seed = call(ns.runtime("ones_like"), clone(ret)) if kind == "elementwise" else \
@@ -171,7 +177,7 @@ class Request:
         grads = self.grad_exprs(parts, wrt)
         result = gast.Tuple(elts=grads, ctx=gast.Load()) if multiple else grads[0]
         if kind == "value_and_grad":
-            result = gast.Tuple(elts=[clone(ret), result], ctx=gast.Load())
+            result = gast.Tuple(elts=[ret_value, result], ctx=gast.Load())
         body.append(gast.Return(value=result))
         fdef = gast.FunctionDef(name=out_name, args=clone(prep.parsed.node.args), body=body,
                                 decorator_list=[], returns=None, type_comment=None,
@@ -184,7 +190,11 @@ class Request:
         ns = parts.ns
         gen = parts.gen
         ret = prep.ret if prep.ret is not None else const(None)
-        saved_names = [n for n in parts.needed]
+        grads = self.grad_exprs(parts, wrt)
+        saved_names = list(parts.needed)
+        for n in names_loaded(gast.Tuple(elts=grads, ctx=gast.Load())):
+            if n in prep.local_names and n not in saved_names:
+                saved_names.append(n)
         bound_at_end = set(prep.params)
         for s in parts.primal:
             if isinstance(s, gast.Assign):
@@ -215,7 +225,6 @@ class Request:
         if isinstance(ret, gast.Name) and not (ret.id in parts.defined or gen.active(ret.id)):
             pass
         bwd_body += parts.adjoint
-        grads = self.grad_exprs(parts, wrt)
         bwd_body.append(gast.Return(value=gast.Tuple(elts=grads, ctx=gast.Load())))
         args = gast.arguments(
             args=[gast.Name(id=seed, ctx=gast.Param(), annotation=None, type_comment=None),

@@ -344,19 +344,20 @@ class ReverseGen:
         saved = self.namer.fresh(t.lstrip("_") + "_saved")
         self.call_saves[id(s)] = saved
         self.call_fwd[id(s)] = fwd
+        bwd_call = call(name(bwd), name(self.adj(t)), name(saved))
+        if len(active_params) == 1:
+            atom = bound[active_params[0]]
+            item = gast.Subscript(value=bwd_call, slice=const(0), ctx=gast.Load())
+            self.contribute(out, defined, atom.id, item)
+            return
         results = [self.namer.fresh("b_arg") for _ in active_params]
-        target = results[0] if len(results) == 1 else gast.Tuple(
-            elts=[gast.Name(id=r, ctx=gast.Store(), annotation=None, type_comment=None)
-                  for r in results], ctx=gast.Store())
-        if isinstance(target, str):
-            out.append(assign(target, call(name(bwd), name(self.adj(t)), name(saved))))
-        else:
-            out.append(gast.Assign(targets=[target], value=call(name(bwd), name(self.adj(t)),
-                                                                 name(saved)), type_comment=None))
+        target = gast.Tuple(elts=[gast.Name(id=r, ctx=gast.Store(), annotation=None,
+                                            type_comment=None) for r in results],
+                            ctx=gast.Store())
+        out.append(gast.Assign(targets=[target], value=bwd_call, type_comment=None))
         for r, p in zip(results, active_params):
             atom = bound[p]
-            if isinstance(atom, gast.Name) and self.active(atom.id):
-                self.contribute(out, defined, atom.id, name(r))
+            self.contribute(out, defined, atom.id, name(r))
 
     def assign_item(self, s: Any, target: Any, defined: set[str]) -> list[Any]:
         a = target.value.id
