@@ -115,7 +115,7 @@ def render(fdef: Any) -> str:
     out = []
     for line in text.splitlines():
         stripped = line.strip()
-        if stripped.startswith(tuple(q + COMMENT_TAG for q in ("'", '"', ", '))):
+        if stripped.lstrip("'\"").startswith(COMMENT_TAG) and stripped[0] in "'\"":
             indent = line[: len(line) - len(line.lstrip())]
             body = ast.literal_eval(stripped)[len(COMMENT_TAG):]
             out.append(f"{indent}# grad of: {body}")
