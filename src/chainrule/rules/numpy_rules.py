@@ -406,32 +406,32 @@ defjvp(
 )
 
 # ``np.einsum(subscripts, *operands)``: operand i's cotangent is another einsum of ``g`` with
-# the other operands (up to four operands).
+# the other operands (up to four operands; subscripts given as a string).
 defvjp(
     np.einsum,
-    lambda g, ans, subscripts, *operands, optimize=False: np.einsum(
+    lambda g, ans, subscripts, *operands: np.einsum(
         einsum_adjoint_spec(subscripts, operands, 0), g, *operands[1:],
         *einsum_adjoint_extras(subscripts, operands, 0)),
-    lambda g, ans, subscripts, *operands, optimize=False: np.einsum(
+    lambda g, ans, subscripts, *operands: np.einsum(
         einsum_adjoint_spec(subscripts, operands, 1), g, *operands[:1], *operands[2:],
         *einsum_adjoint_extras(subscripts, operands, 1)),
-    lambda g, ans, subscripts, *operands, optimize=False: np.einsum(
+    lambda g, ans, subscripts, *operands: np.einsum(
         einsum_adjoint_spec(subscripts, operands, 2), g, *operands[:2], *operands[3:],
         *einsum_adjoint_extras(subscripts, operands, 2)),
-    lambda g, ans, subscripts, *operands, optimize=False: np.einsum(
+    lambda g, ans, subscripts, *operands: np.einsum(
         einsum_adjoint_spec(subscripts, operands, 3), g, *operands[:3], *operands[4:],
         *einsum_adjoint_extras(subscripts, operands, 3)),
     argnums=(1, 2, 3, 4),
 )
 defjvp(
     np.einsum,
-    lambda g, ans, subscripts, *operands, optimize=False:
+    lambda g, ans, subscripts, *operands:
         np.einsum(subscripts, g, *operands[1:]),
-    lambda g, ans, subscripts, *operands, optimize=False:
+    lambda g, ans, subscripts, *operands:
         np.einsum(subscripts, *operands[:1], g, *operands[2:]),
-    lambda g, ans, subscripts, *operands, optimize=False:
+    lambda g, ans, subscripts, *operands:
         np.einsum(subscripts, *operands[:2], g, *operands[3:]),
-    lambda g, ans, subscripts, *operands, optimize=False:
+    lambda g, ans, subscripts, *operands:
         np.einsum(subscripts, *operands[:3], g, *operands[4:]),
     argnums=(1, 2, 3, 4),
 )
@@ -662,32 +662,3 @@ defmethod("conjugate", np.conjugate)
 defmethod("reshape", reshape_method)
 defmethod("transpose", transpose_method)
 defmethod("astype", astype)
-
-# Both engines may see these helpers in code they differentiate again.
-defvjp(
-    reshape_method,
-    lambda g, ans, a, *shape, order="C": np.reshape(g, np.shape(a), order=order),
-)
-defjvp(
-    reshape_method,
-    lambda g, ans, a, *shape, order="C": np.reshape(g, np.shape(ans), order=order),
-)
-defvjp(
-    transpose_method,
-    lambda g, ans, a, *axes:
-        np.transpose(g, inverse_axes(axes[0] if len(axes) == 1 else axes, np.ndim(a))),
-)
-defjvp(transpose_method, lambda g, ans, a, *axes: transpose_method(g, *axes))
-# A cast to a floating type keeps the derivative (cast back); to an integer type drops it.
-defvjp(
-    astype,
-    lambda g, ans, x, dtype, order="K", casting="unsafe", subok=True, copy=True:
-        astype(g, np.result_type(x, 1.0)) if np.issubdtype(dtype, np.inexact)
-        else np.zeros_like(x, dtype=np.result_type(x, 1.0)),
-)
-defjvp(
-    astype,
-    lambda g, ans, x, dtype, order="K", casting="unsafe", subok=True, copy=True:
-        astype(g, dtype) if np.issubdtype(dtype, np.inexact)
-        else np.zeros_like(ans, dtype=np.result_type(ans, 1.0)),
-)

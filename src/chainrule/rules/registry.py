@@ -81,6 +81,8 @@ class RuleTemplate:
     arguments), ``defaults`` maps parameter name to its default value, ``expr`` is the
     returned expression when the body is one ``return`` (else ``None``), ``body`` the
     statements otherwise, and ``free`` maps each free name of the body to its object.
+    ``kwonly`` lists the parameters (at the end of ``params``) that are keyword-only: they
+    follow ``*varargs`` or a bare ``*`` and never take a positional argument.
     """
 
     params: list[str]
@@ -90,6 +92,7 @@ class RuleTemplate:
     body: list[Any]
     free: dict[str, Any]
     source: str
+    kwonly: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -391,6 +394,7 @@ def _make_template(fn: Any) -> RuleTemplate:
         body=list(gmod.body),
         free=free,
         source=ast.unparse(node),
+        kwonly=[a.arg for a in args.kwonlyargs],
     )
 
 

@@ -25,6 +25,7 @@ from .jumps import lower_jumps
 from .parse import Parsed, parse_function
 from .reverse import ReverseGen
 from .save import place_saves
+from .shapes import ShapeClasses
 
 __all__ = ["PIPELINE", "Prepared", "prepare", "Request", "Generated"]
 
@@ -108,8 +109,11 @@ class Request:
     pairs: dict[Any, tuple[str, str, list[str]]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ shared core
-    def reverse_parts(self, prep: Prepared, wrt: list[str]) -> _Parts:
+    def reverse_parts(self, prep: Prepared, wrt: list[str], scalar_output: bool = False
+                      ) -> _Parts:
         outputs = [prep.ret.id] if isinstance(prep.ret, gast.Name) else []
+        shapes = ShapeClasses(prep.fdef, prep.ctx, prep.local_names, prep.params,
+                              outputs[0] if outputs and scalar_output else None)
         activity = analyse(prep.fdef, prep.ctx, prep.local_names, wrt, outputs)
         user_globals = prep.parsed.globals
         free = {n.id for n in gast.walk(prep.parsed.node) if isinstance(n, gast.Name)
@@ -117,7 +121,7 @@ class Request:
         ns = Namespace(user_globals, prep.parsed.closure, _cells(prep.parsed.fn),
                        reserved=prep.ctx.namer.taken, free=free)
         gen = ReverseGen(prep.ctx, prep.fdef, prep.local_names, activity, prep.ctx.namer, ns,
-                         self)
+                         self, shapes)
         defined = {outputs[0]} if outputs and activity.is_active(outputs[0]) else set()
         adjoint = gen.block(prep.fdef.body, defined)
         primal_locals = prep.local_names | set(gen.call_saves.values()) | \
@@ -148,7 +152,7 @@ class Request:
     # ------------------------------------------------------------------ flat gradients
     def flat(self, prep: Prepared, wrt: list[str], kind: str, out_name: str,
              multiple: bool) -> Generated:
-        parts = self.reverse_parts(prep, wrt)
+        parts = self.reverse_parts(prep, wrt, scalar_output=kind != "elementwise")
         ns = parts.ns
         body: list[Any] = [gast.Expr(value=const(_docstring(prep, wrt, kind)))]
         if parts.uses_stack:

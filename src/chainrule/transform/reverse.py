@@ -79,7 +79,7 @@ def _index_expr(slice_node: Any) -> Any:
 
 class ReverseGen:
     def __init__(self, ctx: Context, fdef: Any, local_names: set[str], activity: Activity,
-                 namer: Namer, namespace: Any, helpers: Any) -> None:
+                 namer: Namer, namespace: Any, helpers: Any, shapes: Any = None) -> None:
         self.ctx = ctx
         self.fdef = fdef
         self.local_names = local_names
@@ -87,6 +87,7 @@ class ReverseGen:
         self.namer = namer
         self.ns = namespace  # binds objects referenced by generated code
         self.helpers = helpers  # generates fwd/bwd pairs for called user functions
+        self.shapes = shapes  # ShapeClasses: where unbroadcast can be left out
         self.adj_names: dict[str, str] = {}
         self.stmt_ids: dict[int, Any] = {}
         self.counters: dict[int, str] = {}  # id(loop) -> counter name
@@ -317,7 +318,8 @@ class ReverseGen:
                 continue
             expr = self.rule_expr(prim, argnum, g, ans, args, keywords, s)
             others = [a for j, a in enumerate(args) if j != argnum]
-            if prim.broadcasts and not all(isinstance(o, gast.Constant) for o in others):
+            if prim.broadcasts and not all(isinstance(o, gast.Constant) for o in others) and (
+                    self.shapes is None or self.shapes.needs_unbroadcast(s, var)):
                 expr = call(self.ns.runtime("unbroadcast"), expr, name(var))
             if var not in pending:
                 order.append(var)
