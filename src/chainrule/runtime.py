@@ -166,9 +166,9 @@ def add_grad(a, b):
     if b is None:
         return a
     if type(a) is list:
-        return [add_grad(p, q) for p, q in zip(a, b)]
+        return [add_grad(p, q) for p, q in zip(a, b, strict=False)]
     if type(a) is tuple:
-        return tuple(add_grad(p, q) for p, q in zip(a, b))
+        return tuple(add_grad(p, q) for p, q in zip(a, b, strict=False))
     return a + b
 
 
@@ -316,7 +316,7 @@ def split_like(g, arrays, axis=0):
     other = np.size(g) // n if n else 1
     bounds = np.cumsum([np.size(x) // other for x in arrays])[:-1]
     pieces = np.split(g, bounds, axis=axis)
-    return [np.reshape(p, np.shape(x)) for p, x in zip(pieces, arrays)]
+    return [np.reshape(p, np.shape(x)) for p, x in zip(pieces, arrays, strict=True)]
 
 
 def join_like(parts, like, axis=0):
@@ -351,7 +351,7 @@ def nested_unstack(g, like):
     """Split ``g`` into a nested list shaped like the list ``like`` (the adjoint of
     ``np.array(list)``); an array ``like`` gets ``g`` reshaped to its shape."""
     if type(like) is list or type(like) is tuple:
-        return [nested_unstack(p, e) for p, e in zip(unstack(g, 0), like)]
+        return [nested_unstack(p, e) for p, e in zip(unstack(g, 0), like, strict=True)]
     return np.reshape(g, np.shape(like))
 
 
@@ -375,7 +375,7 @@ def tile_adjoint(g, A, reps):
     d = max(np.ndim(A), len(reps))
     shape = (1,) * (d - np.ndim(A)) + tuple(np.shape(A))
     reps = (1,) * (d - len(reps)) + reps
-    g = np.reshape(g, [k for r, n in zip(reps, shape) for k in (r, n)])
+    g = np.reshape(g, [k for r, n in zip(reps, shape, strict=True) for k in (r, n)])
     return np.reshape(np.sum(g, axis=tuple(range(0, 2 * d, 2))), np.shape(A))
 
 
@@ -418,7 +418,7 @@ def tensordot_adjoint_a(g, a, b, axes=2):
     perm = [0] * np.ndim(a)
     for i, axis in enumerate(free_a):
         perm[axis] = i
-    for axis_a, axis_b in zip(ax_a, ax_b):
+    for axis_a, axis_b in zip(ax_a, ax_b, strict=True):
         perm[axis_a] = nfa + order.index(axis_b)
     return np.transpose(out, perm)
 
@@ -432,7 +432,7 @@ def tensordot_adjoint_b(g, a, b, axes=2):
     perm = [0] * np.ndim(b)
     for i, axis in enumerate(free_b):
         perm[axis] = len(ax_a) + i
-    for axis_a, axis_b in zip(ax_a, ax_b):
+    for axis_a, axis_b in zip(ax_a, ax_b, strict=True):
         perm[axis_b] = order.index(axis_a)
     return np.transpose(out, perm)
 
@@ -454,7 +454,7 @@ def _kron_shapes(a, b):
 def kron_adjoint_a(g, a, b):
     """The cotangent of ``a`` for ``np.kron(a, b)``."""
     d, sa, sb = _kron_shapes(a, b)
-    blocks = np.reshape(g, [k for p in zip(sa, sb) for k in p])
+    blocks = np.reshape(g, [k for p in zip(sa, sb, strict=True) for k in p])
     b_in = np.reshape(b, [k for n in sb for k in (1, n)])
     return np.reshape(np.sum(blocks * b_in, axis=tuple(range(1, 2 * d, 2))), np.shape(a))
 
@@ -462,7 +462,7 @@ def kron_adjoint_a(g, a, b):
 def kron_adjoint_b(g, a, b):
     """The cotangent of ``b`` for ``np.kron(a, b)``."""
     d, sa, sb = _kron_shapes(a, b)
-    blocks = np.reshape(g, [k for p in zip(sa, sb) for k in p])
+    blocks = np.reshape(g, [k for p in zip(sa, sb, strict=True) for k in p])
     a_in = np.reshape(a, [k for n in sa for k in (n, 1)])
     return np.reshape(np.sum(blocks * a_in, axis=tuple(range(0, 2 * d, 2))), np.shape(b))
 
@@ -551,7 +551,9 @@ def pad_slices(array, pad_width, mode="constant"):
             f"the reverse-mode derivative of np.pad supports mode='constant', not {mode!r}"
         )
     widths = np.broadcast_to(pad_width, (np.ndim(array), 2))
-    return tuple(slice(int(w[0]), int(w[0]) + n) for w, n in zip(widths, np.shape(array)))
+    return tuple(
+        slice(int(w[0]), int(w[0]) + n) for w, n in zip(widths, np.shape(array), strict=True)
+    )
 
 
 def take_index(a, indices, axis=None):
@@ -584,10 +586,11 @@ def _einsum_parse(subscripts, operands):
     inputs, _, output = spec.partition("->")
     inputs = inputs.split(",")
     free = [c for c in _LETTERS if c not in spec]
-    n_ell = max([np.ndim(x) - len(s) + 3 for s, x in zip(inputs, operands) if "..." in s] or [0])
+    pairs = list(zip(inputs, operands, strict=True))
+    n_ell = max([np.ndim(x) - len(s) + 3 for s, x in pairs if "..." in s] or [0])
     ell = "".join(free[:n_ell])
     expanded = []
-    for s, x in zip(inputs, operands):
+    for s, x in pairs:
         if "..." in s:
             k = np.ndim(x) - len(s) + 3
             s = s.replace("...", ell[n_ell - k:])
@@ -604,7 +607,7 @@ def _einsum_adjoint(subscripts, operands, i):
     inputs, output, fresh = _einsum_parse(subscripts, operands)
     target = inputs[i]
     others = inputs[:i] + inputs[i + 1:]
-    sizes = dict(zip(target, np.shape(operands[i])))
+    sizes = dict(zip(target, np.shape(operands[i]), strict=True))
     result, eyes = "", []
     for c in target:
         if c in result:

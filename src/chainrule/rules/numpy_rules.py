@@ -438,8 +438,12 @@ defjvp(
 
 # --------------------------------------------------------------------------- shape
 
-defvjp(np.reshape, lambda g, ans, a, shape=None, order="C": np.reshape(g, np.shape(a), order=order))
-defjvp(np.reshape, lambda g, ans, a, shape=None, order="C": np.reshape(g, np.shape(ans), order=order))
+defvjp(
+    np.reshape, lambda g, ans, a, shape=None, order="C": np.reshape(g, np.shape(a), order=order)
+)
+defjvp(
+    np.reshape, lambda g, ans, a, shape=None, order="C": np.reshape(g, np.shape(ans), order=order)
+)
 defvjp(np.ravel, lambda g, ans, a, order="C": np.reshape(g, np.shape(a), order=order))
 defjvp(np.ravel, lambda g, ans, a, order="C": np.ravel(g, order=order))
 defvjp(np.transpose, lambda g, ans, a, axes=None: np.transpose(g, inverse_axes(axes, np.ndim(a))))

@@ -184,7 +184,7 @@ def _register(kind: str, fn: Any, rules: tuple[Any, ...], argnums: Iterable[int]
     prim = _entry(fn, name)
     table = prim.vjps if kind == "vjp" else prim.jvps
     with _LOCK:
-        for pos, rule in zip(positions, rules):
+        for pos, rule in zip(positions, rules, strict=True):
             if rule is None:
                 prim.nondiff_args.add(pos)
                 continue
@@ -410,7 +410,8 @@ def _free_objects(fn: Any, tree: Any, bound: set[str]) -> dict[str, Any]:
     closure = {}
     code = fn.__code__
     if fn.__closure__:
-        closure = {n: c.cell_contents for n, c in zip(code.co_freevars, fn.__closure__)}
+        cells = zip(code.co_freevars, fn.__closure__, strict=True)
+        closure = {n: c.cell_contents for n, c in cells}
     import builtins
 
     free = {}

@@ -156,8 +156,9 @@ class ReverseGen:
         rest = params[2:]
         positional = list(args)
         extra = []
-        for p in rest:
-            if positional and p not in {k.arg for k in keywords}:
+        kwnames = {k.arg for k in keywords}
+        for p in [q for q in params[2:] if q not in tpl.kwonly]:
+            if positional and p not in kwnames:
                 mapping[p] = positional.pop(0)
         if positional:
             if tpl.varargs is None:
