@@ -350,9 +350,10 @@ def nested_stack(t):
 def nested_unstack(g, like):
     """Split ``g`` into a nested list shaped like the list ``like`` (the adjoint of
     ``np.array(list)``); an array ``like`` gets ``g`` reshaped to its shape."""
+    g = np.reshape(g, np.shape(like))
     if type(like) is list or type(like) is tuple:
         return [nested_unstack(p, e) for p, e in zip(unstack(g, 0), like, strict=True)]
-    return np.reshape(g, np.shape(like))
+    return g
 
 
 def repeat_adjoint(g, a, repeats, axis=None):

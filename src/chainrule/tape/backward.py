@@ -14,16 +14,21 @@ Guarantees:
   Recorded path (``slow=True``): rule bodies run on Tensors carrying the tape ids of the
   primal values, so the recording tapes (outer ones, or this one when it is persistent and
   still recording) record the backward pass itself; that gives higher-order derivatives.
+  There, calls to plain-Python primitives inside rule bodies (the ``chainrule.runtime``
+  helpers) are recorded as those primitives rather than run on Tensors.
 * Cotangents are summed with ``+`` into new values; nothing is updated in place.
 """
 
 from __future__ import annotations
 
+import types
 from typing import Any
 
+from ..rules import primitive_of
 from ..runtime import unbroadcast, zeros_like
+from .record import _wrap_out, apply
 from .state import Recorder
-from .tensor import Tensor, _TensorLike, _wrap_out, wrap
+from .tensor import Tensor, _TensorLike, wrap
 
 __all__ = ["backward"]
 
@@ -47,10 +52,10 @@ def backward(rec: Recorder, seeds: dict[int, Any], wanted: set[int],
             gs = [grads.pop(o, None) if o else None for o in oid]
             if all(g is None for g in gs):
                 continue
-            for o, g in zip(oid, gs):
+            for o, g in zip(oid, gs, strict=True):
                 if o in wanted and g is not None:
                     results[o] = g
-            g = tuple(_zeros(o, slow) if g is None else g for o, g in zip(out, gs))
+            g = tuple(_zeros(o, slow) if g is None else g for o, g in zip(out, gs, strict=True))
         else:
             g = grads.pop(oid, None)
             if g is None:
@@ -73,12 +78,13 @@ def backward(rec: Recorder, seeds: dict[int, Any], wanted: set[int],
                 rule = vjps.get(argnum)
                 if rule is None:
                     prim.vjp(argnum)  # raises MissingRuleError naming the primitive
-                c_all = rule.fn(g, ans, *args, **kwargs) if kwargs else rule.fn(g, ans, *args)
+                fn = _recorded_rule(rule.fn) if slow else rule.fn
+                c_all = fn(g, ans, *args, **kwargs) if kwargs else fn(g, ans, *args)
                 last = argnum
             if element < 0:
                 c = c_all
                 if broadcasts and c is not None:
-                    c = _unbroadcast(c, args[argnum])
+                    c = _unbroadcast(c, args[argnum], slow)
             else:
                 c = c_all[element] if c_all is not None else None
             if c is None:
@@ -106,13 +112,63 @@ def _needed(rec: Recorder, wanted: set[int]) -> set[int]:
     return needed
 
 
-def _unbroadcast(c: Any, x: Any) -> Any:
+def _unbroadcast(c: Any, x: Any, slow: bool) -> Any:
     try:
         if c.shape == x.shape:
             return c
     except AttributeError:
         pass
-    return unbroadcast(c, x)
+    return apply(unbroadcast, (c, x)) if slow else unbroadcast(c, x)
+
+
+_RECORDED: dict[int, tuple[Any, Any]] = {}
+_WRAPPERS: dict[int, Any] = {}
+
+
+def _recorded_rule(fn: Any) -> Any:
+    """``fn`` for the recorded path: the same code, with each global name that refers to a
+    plain-Python primitive (the :mod:`chainrule.runtime` helpers such as ``getitem_adjoint``)
+    rebound to a wrapper that records the call as that primitive. NumPy functions need no
+    such help (they dispatch to Tensors); the helpers do, because they may update arrays in
+    place internally, which a tape cannot record. Cached per rule."""
+    hit = _RECORDED.get(id(fn))
+    if hit is not None and hit[0] is fn:
+        return hit[1]
+    new = fn
+    code = getattr(fn, "__code__", None)
+    namespace = getattr(fn, "__globals__", None)
+    if code is not None and namespace is not None:
+        swaps = {name: _recording(namespace[name]) for name in _global_names(code)
+                 if _is_python_primitive(namespace.get(name))}
+        if swaps:
+            new = types.FunctionType(code, {**namespace, **swaps}, fn.__name__,
+                                     fn.__defaults__, fn.__closure__)
+            new.__kwdefaults__ = fn.__kwdefaults__
+    _RECORDED[id(fn)] = (fn, new)
+    return new
+
+
+def _global_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
+
+
+def _is_python_primitive(obj: Any) -> bool:
+    return isinstance(obj, types.FunctionType) and primitive_of(obj) is not None
+
+
+def _recording(fn: Any) -> Any:
+    wrapper = _WRAPPERS.get(id(fn))
+    if wrapper is None:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return apply(fn, args, kwargs)
+
+        wrapper.__wrapped__ = fn  # type: ignore[attr-defined]
+        _WRAPPERS[id(fn)] = wrapper
+    return wrapper
 
 
 def _zeros(like: Any, slow: bool) -> Any:
@@ -126,10 +182,10 @@ def _lift(value: Any, obj: Any) -> Any:
     if isinstance(obj, _TensorLike):
         return obj if type(obj) is Tensor else wrap(value, obj._id)
     if value is not obj and type(obj) in (list, tuple):
-        lifted = [_lift(v, o) for v, o in zip(value, obj)]
+        lifted = [_lift(v, o) for v, o in zip(value, obj, strict=True)]
         return tuple(lifted) if type(value) is tuple else lifted
     return value
 
 
 def _lift_all(args: tuple[Any, ...], inputs: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(_lift(v, o) for v, o in zip(args, inputs))
+    return tuple(_lift(v, o) for v, o in zip(args, inputs, strict=True))

@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from ..rules.registry import Primitive, Rule, qualified_name
+from .record import _record, _wrap_out
 from .state import STATE, Recorder, new_id
-from .tensor import _record, _TensorLike, _wrap_out, wrap
+from .tensor import _TensorLike, wrap
 from .variable import Variable, watch_variable
 
 __all__ = ["custom_gradient"]

@@ -7,8 +7,8 @@ Guarantees:
   Python floats are float64, integers int64, and dtypes promote instead of raising.
 * Each op is recorded as the NumPy function or :mod:`operator` function with the same
   meaning, so its derivative comes from the shared rule library (``reduce_sum`` is
-  ``np.sum``, ``multiply`` is ``operator.mul``...). ``sigmoid`` and ``cast`` are primitives
-  of their own with rules registered here and in :mod:`chainrule.tape.tensor`.
+  ``np.sum``, ``multiply`` is ``operator.mul``, ``cast`` is ``chainrule.runtime.astype``...).
+  ``sigmoid`` is a primitive of its own, with its rules registered here.
 * Creation ops (``ones``, ``zeros``, ``*_like``, ``range``) and ``stop_gradient`` return
   untracked tensors.
 """
@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 
 from ..rules.registry import defjvp, defvjp
-from .tensor import Tensor, _TensorLike, apply, cast_value, wrap
+from ..runtime import astype
+from .record import apply
+from .tensor import Tensor, _TensorLike, wrap
 
 __all__ = [
     "square", "pow", "multiply", "add", "subtract", "divide", "negative", "abs", "sqrt",
@@ -226,7 +228,9 @@ def stack(values: Any, axis: int = 0) -> Tensor:
 def cast(x: Any, dtype: Any) -> Tensor:
     """``x`` converted to ``dtype``; differentiable between floating dtypes, and a cast to an
     integer or boolean dtype stops the gradient (as TensorFlow)."""
-    return apply(cast_value, (_t(x), np.dtype(dtype)))
+    if not isinstance(x, (_TensorLike, np.ndarray, np.generic)):
+        x = np.asarray(x)
+    return apply(astype, (x, np.dtype(dtype)))
 
 
 # ------------------------------------------------------------------------ creation

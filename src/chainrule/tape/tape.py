@@ -30,14 +30,16 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnconnectedGradientError
+from ..runtime import astype
 from . import state
 from .backward import backward
 from .explain import explain_unconnected, to_dot
+from .record import apply
 from .state import STATE, Recorder, new_id, user_location
-from .tensor import Tensor, _TensorLike, cast_value, apply, wrap
+from .tensor import _TensorLike, constant, wrap
 from .variable import Variable
 
-__all__ = ["GradientTape", "UnconnectedGradients"]
+__all__ = ["GradientTape", "UnconnectedGradients", "tape_vjp"]
 
 
 class UnconnectedGradients(str, enum.Enum):
@@ -304,7 +306,7 @@ def _check_sources(sources: list[Any]) -> None:
 
 def _seeds(rec: Recorder, targets: list[Any], ogs: list[Any], slow: bool) -> dict[int, Any]:
     seeds: dict[int, Any] = {}
-    for t, og in zip(targets, ogs):
+    for t, og in zip(targets, ogs, strict=True):
         if not isinstance(t, _TensorLike) or t._id not in rec.ids:
             continue
         if og is None:
@@ -367,11 +369,11 @@ def _finish(rec: Recorder, source: Any, g: Any, policy: UnconnectedGradients, sl
     dtype = source.dtype
     if isinstance(g, _TensorLike):
         if g.dtype != dtype:
-            g = apply(cast_value, (g, dtype)) if slow else wrap(cast_value(g._value, dtype), 0)
+            g = apply(astype, (g, dtype)) if slow else wrap(astype(g._value, dtype), 0)
         return g
     g = np.asarray(g) if not isinstance(g, (np.ndarray, np.generic)) else g
     if g.dtype != dtype:
-        g = cast_value(np.real(g) if dtype.kind == "f" else g, dtype)
+        g = astype(np.real(g) if dtype.kind == "f" else g, dtype)
     return wrap(g, 0)
 
 
@@ -400,3 +402,29 @@ def _pack(structure: Any, flat: list[Any]) -> Any:
         return next(it)
 
     return build(structure)
+
+
+def tape_vjp(f: Any, args: Any, cotangent: Any) -> tuple[Any, tuple[Any, ...]]:
+    """Run ``f`` on watched Tensors holding ``args`` and pull ``cotangent`` back through it.
+
+    Returns the output as NumPy (tuples/lists of outputs stay tuples/lists) and one NumPy
+    cotangent per argument (zeros for arguments the output does not depend on). This is
+    the ``"tape"`` mode of :func:`chainrule.check_grads`.
+    """
+    xs = [constant(a) for a in args]
+    with GradientTape() as tape:
+        for x in xs:
+            if x.dtype.kind in "fc":
+                tape.watch(x)
+        y = f(*xs)
+    grads = tape.gradient(y, xs, output_gradients=cotangent, unconnected_gradients="zero")
+    return _plain(y), tuple(g.numpy() if g is not None else None for g in grads)
+
+
+def _plain(y: Any) -> Any:
+    if isinstance(y, _TensorLike):
+        return y.numpy()
+    if isinstance(y, (list, tuple)):
+        return type(y)(_plain(e) for e in y) if not hasattr(y, "_fields") else type(y)(
+            *(_plain(e) for e in y))
+    return y

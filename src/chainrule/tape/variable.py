@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from ..rules.registry import defjvp, defvjp
+from .record import unary
 from .state import STATE, new_id
-from .tensor import Tensor, _TensorLike, unary
+from .tensor import Tensor, _TensorLike
 
 __all__ = ["Variable", "read_variable"]
 

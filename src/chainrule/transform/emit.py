@@ -117,7 +117,7 @@ def render(fdef: Any) -> str:
         stripped = line.strip()
         if stripped.lstrip("'\"").startswith(COMMENT_TAG) and stripped[0] in "'\"":
             indent = line[: len(line) - len(line.lstrip())]
-            body = ast.literal_eval(stripped)[len(COMMENT_TAG):]
+            body = ast.literal_eval(stripped)[len(COMMENT_TAG):].split("|", 1)[-1]
             out.append(f"{indent}# grad of: {body}")
         else:
             out.append(line)

@@ -24,6 +24,7 @@ from .fence import fence
 from .jumps import lower_jumps
 from .parse import Parsed, parse_function
 from .reverse import ReverseGen
+from .optimize import dedupe_comments, fold_primal, propagate_copies
 from .save import place_saves
 from .shapes import ShapeClasses
 
@@ -129,6 +130,11 @@ class Request:
         stack = prep.ctx.namer.exact_or_fresh("stack")
         primal, adjoint, uses_stack, needed = place_saves(gen, prep.fdef.body, adjoint,
                                                           primal_locals, stack)
+        user_names = {n.id for n in gast.walk(prep.parsed.node) if isinstance(n, gast.Name)}
+        temps = prep.local_names - user_names
+        keep = set(needed) | set(outputs) | set(gen.call_saves.values())
+        primal = fold_primal(primal, temps, keep, stack)
+        adjoint = dedupe_comments(propagate_copies(adjoint, set(gen.adj_names.values())))
         return _Parts(gen, primal, adjoint, uses_stack, needed, defined, stack, ns)
 
     def grad_exprs(self, parts: _Parts, wrt: list[str]) -> list[Any]:

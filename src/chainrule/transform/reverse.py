@@ -20,6 +20,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import linecache
 import operator
 from typing import Any
 
@@ -30,6 +31,7 @@ from ..rules import registry
 from .activity import NONDIFF_ATTRS, Activity, operand_names
 from .astutil import Namer, assign, call, clone, const, name, substitute, to_source
 from .desugar import Context
+from .optimize import simplify
 from .resolve import Callee, resolve_callee
 
 __all__ = ["ReverseGen", "Marker", "COMMENT_PREFIX", "BINOPS"]
@@ -192,7 +194,7 @@ class ReverseGen:
             bound = self.ns.bind(free, obj)
             if bound != free:
                 mapping[free] = name(bound)
-        return substitute(tpl.expr, mapping)
+        return simplify(substitute(tpl.expr, mapping))
 
     # ------------------------------------------------------------------ statements
     def block(self, stmts: list[Any], defined: set[str]) -> list[Any]:
@@ -217,7 +219,11 @@ class ReverseGen:
         return []
 
     def header(self, s: Any) -> Any:
-        return Marker.comment(to_source(s).splitlines()[0])
+        lineno = getattr(s, "lineno", None)
+        text = linecache.getline(self.ctx.parsed.filename, lineno).strip() if lineno else ""
+        if not text or text.startswith(("def ", "lambda")) or "lambda" in text:
+            text = to_source(s).splitlines()[0]
+        return Marker.comment(f"{lineno}|{text}")
 
     def assign_name(self, s: Any, t: str, defined: set[str]) -> list[Any]:
         value = s.value

@@ -1,0 +1,62 @@
+"""Timing harness: warm up, interleave candidates over rounds, report median ratios.
+
+Every candidate of a workload is timed in the same round as the hand-written NumPy
+gradient (the physical limit), so machine noise hits both alike; the reported figure is
+the median over rounds of the per-round ratio, with its min-max spread. BLAS is pinned to
+one thread (see ``benchmarks/__init__.py``) so ratios are stable.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Result", "time_call", "compare"]
+
+
+def time_call(fn: Callable[[], Any], min_time: float = 0.02) -> float:
+    """Seconds per call of ``fn``, from enough repetitions to last ``min_time``."""
+    fn()
+    n = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time:
+            return elapsed / n
+        n = max(n * 2, int(n * min_time / max(elapsed, 1e-9)) + 1)
+
+
+@dataclass
+class Result:
+    workload: str
+    candidate: str
+    seconds: float
+    ratio: float
+    spread: tuple[float, float]
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def compare(workload: str, baseline: Callable[[], Any], candidates: dict[str, Callable[[], Any]],
+            rounds: int = 7, min_time: float = 0.02) -> list[Result]:
+    """Time ``baseline`` and each candidate in interleaved rounds; ratios to the baseline."""
+    base_times: list[float] = []
+    times: dict[str, list[float]] = {k: [] for k in candidates}
+    for fn in [baseline, *candidates.values()]:
+        fn()  # warm up (and trigger any code generation)
+    for _ in range(rounds):
+        base_times.append(time_call(baseline, min_time))
+        for name, fn in candidates.items():
+            times[name].append(time_call(fn, min_time))
+    results = [Result(workload, "hand-written NumPy", statistics.median(base_times), 1.0,
+                      (1.0, 1.0))]
+    for name, ts in times.items():
+        ratios = [t / b for t, b in zip(ts, base_times)]
+        results.append(Result(workload, name, statistics.median(ts), statistics.median(ratios),
+                              (min(ratios), max(ratios))))
+    return results

@@ -1,0 +1,195 @@
+"""Pass 8b, optimize: make generated code as short as the hand-written version would be.
+
+Guarantees (each rewrite preserves what the code computes):
+
+* *forward substitution in the primal*: a temporary that the three-address pass introduced,
+  assigned once, read once by a later statement of the same block and never read by the
+  adjoint code, is folded back into the expression that reads it (so the primal reads like
+  the user's code, ``x = math.sin(x) * 0.9 + t3 * x``);
+* *copy propagation in the adjoint*: ``b_a = b_b`` followed by reads of ``b_a`` is removed
+  when ``b_a`` is assigned nowhere else and ``b_b`` does not change before the last read;
+* one ``# grad of:`` comment per user statement: repeated markers of the same statement in
+  a block are dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gast
+
+from .astutil import names_loaded, substitute
+
+__all__ = ["fold_primal", "propagate_copies", "dedupe_comments"]
+
+
+def _count_loads(stmts: list[Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for s in stmts:
+        for sub in gast.walk(s):
+            if isinstance(sub, gast.Name) and isinstance(sub.ctx, gast.Load):
+                counts[sub.id] = counts.get(sub.id, 0) + 1
+    return counts
+
+
+def _count_stores(stmts: list[Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for s in stmts:
+        for sub in gast.walk(s):
+            if isinstance(sub, gast.Name) and isinstance(sub.ctx, (gast.Store, gast.Param)):
+                counts[sub.id] = counts.get(sub.id, 0) + 1
+    return counts
+
+
+def _stores(s: Any) -> set[str]:
+    return {n.id for n in gast.walk(s) if isinstance(n, gast.Name)
+            and isinstance(n.ctx, gast.Store)}
+
+
+def _is_push(s: Any, stack: str) -> bool:
+    return (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)
+            and isinstance(s.value.func, gast.Attribute) and s.value.func.attr == "append"
+            and isinstance(s.value.func.value, gast.Name) and s.value.func.value.id == stack)
+
+
+def _simple_value(value: Any) -> bool:
+    """Values that are safe to move: no call to a generated helper (it may mutate)."""
+    for sub in gast.walk(value):
+        if isinstance(sub, gast.Call) and isinstance(sub.func, gast.Name) and \
+                sub.func.id.endswith("_fwd"):
+            return False
+    return True
+
+
+def fold_primal(body: list[Any], temps: set[str], keep: set[str], stack: str) -> list[Any]:
+    """Forward-substitute single-use temporaries (``temps`` not in ``keep``) in place."""
+    loads = _count_loads(body)
+    stores = _count_stores(body)
+
+    def block(stmts: list[Any]) -> list[Any]:
+        for s in stmts:
+            for field in ("body", "orelse"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list) and inner and isinstance(inner[0], gast.AST):
+                    setattr(s, field, block(inner))
+        i = 0
+        while i < len(stmts):
+            s = stmts[i]
+            if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                    and s.targets[0].id in temps and s.targets[0].id not in keep
+                    and stores.get(s.targets[0].id) == 1 and loads.get(s.targets[0].id) == 1
+                    and _simple_value(s.value)):
+                t = s.targets[0].id
+                deps = set(names_loaded(s.value))
+                for j in range(i + 1, len(stmts)):
+                    u = stmts[j]
+                    if t in names_loaded(u):
+                        if isinstance(u, gast.Assign) and t in names_loaded(u.value) and \
+                                not isinstance(u.targets[0], gast.Tuple):
+                            u.value = substitute(u.value, {t: s.value})
+                            del stmts[i]
+                            i -= 1
+                        break
+                    if _is_push(u, stack):
+                        continue
+                    if isinstance(u, gast.Assign) and isinstance(u.targets[0], gast.Name) \
+                            and not (_stores(u) & deps) and _simple_value(u.value):
+                        continue
+                    break
+            i += 1
+        return stmts
+
+    return block(body)
+
+
+def propagate_copies(adjoint: list[Any], adjoint_names: set[str]) -> list[Any]:
+    """Remove ``b_a = b_b`` copies between adjoint variables where it is safe."""
+    stores = _count_stores(adjoint)
+    loads_total = _count_loads(adjoint)
+
+    def block(stmts: list[Any]) -> list[Any]:
+        for s in stmts:
+            for field in ("body", "orelse"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list) and inner and isinstance(inner[0], gast.AST):
+                    setattr(s, field, block(inner))
+        i = 0
+        while i < len(stmts):
+            s = stmts[i]
+            if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                    and isinstance(s.value, gast.Name) and s.targets[0].id in adjoint_names
+                    and s.value.id in adjoint_names and stores.get(s.targets[0].id) == 1):
+                a, b = s.targets[0].id, s.value.id
+                uses = [j for j in range(i + 1, len(stmts)) if a in names_loaded(stmts[j])]
+                found = sum(names_loaded(stmts[j]).count(a) for j in uses)
+                in_block = sum(_count_loads([stmts[j]]).get(a, 0) for j in uses)
+                if uses and in_block == loads_total.get(a, 0) and found:
+                    last = uses[-1]
+                    safe = all(b not in _stores(stmts[j]) for j in range(i + 1, last))
+                    nested = any(not isinstance(stmts[j], (gast.Assign, gast.Expr))
+                                 for j in uses)
+                    if safe and not nested:
+                        for j in uses:
+                            stmts[j] = substitute(stmts[j], {a: gast.Name(
+                                id=b, ctx=gast.Load(), annotation=None, type_comment=None)})
+                        del stmts[i]
+                        continue
+            i += 1
+        return stmts
+
+    return block(adjoint)
+
+
+def _comment_text(s: Any) -> str | None:
+    if isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant) and \
+            isinstance(s.value.value, str) and s.value.value.startswith("__comment__"):
+        return s.value.value
+    return None
+
+
+def dedupe_comments(stmts: list[Any]) -> list[Any]:
+    """Keep the first of consecutive-in-block markers for the same user statement."""
+    out: list[Any] = []
+    last = None
+    for s in stmts:
+        text = _comment_text(s)
+        if text is not None:
+            if text == last:
+                continue
+            last = text
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], gast.AST):
+                setattr(s, field, dedupe_comments(inner))
+        out.append(s)
+    return out
+
+
+_FOLD = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b,
+         gast.Mult: lambda a, b: a * b, gast.Pow: lambda a, b: a ** b}
+
+
+def _number(node: Any) -> bool:
+    return isinstance(node, gast.Constant) and type(node.value) in (int, float)
+
+
+class _Simplify(gast.NodeTransformer):
+    def visit_BinOp(self, node: Any) -> Any:
+        self.generic_visit(node)
+        left, right, op = node.left, node.right, type(node.op)
+        if _number(left) and _number(right) and op in _FOLD:
+            value = _FOLD[op](left.value, right.value)
+            if isinstance(value, (int, float)) and abs(value) < 1e15:
+                return gast.Constant(value=value, kind=None)
+        if op is gast.Pow and _number(right) and right.value == 1:
+            return left
+        if op is gast.Mult and _number(right) and right.value == 1:
+            return left
+        if op is gast.Mult and _number(left) and left.value == 1:
+            return right
+        return node
+
+
+def simplify(expr: Any) -> Any:
+    """Fold arithmetic on constants in an inlined rule: ``x ** (2 - 1)`` becomes ``x``."""
+    return _Simplify().visit(expr)
