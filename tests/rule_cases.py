@@ -112,7 +112,7 @@ def well_conditioned(r: np.random.Generator, n: int, *batch: int) -> np.ndarray:
 def symmetric_distinct(r: np.random.Generator, n: int, *batch: int) -> np.ndarray:
     """A symmetric matrix with eigenvalues 1, 2, ..., n (well separated)."""
     q, _ = np.linalg.qr(r.standard_normal((*batch, n, n)))
-    return q @ (np.arange(1.0, n + 1) * np.swapaxes(q, -1, -2))
+    return (q * np.arange(1.0, n + 1)) @ np.swapaxes(q, -1, -2)
 
 
 def full_rank(r: np.random.Generator, m: int, n: int, *batch: int) -> np.ndarray:
