@@ -30,6 +30,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule import runtime as rt
+from chainrule.nn import log_softmax_value, relu_value, softmax_value
+from chainrule.tape.ops import sigmoid_value
+from chainrule.tape.variable import read_variable
 
 
 class Case(NamedTuple):
@@ -540,6 +543,16 @@ case(builtins.min, lambda r: (scalar(r, 0.1, 1), scalar(r, -1, 0)), argnums=(0, 
      label="second")
 case(builtins.sum, lambda r: ([normal(r, 3), normal(r, 3), normal(r, 3)],), label="arrays")
 case(builtins.sum, lambda r: ([scalar(r), scalar(r)],), label="floats")
+
+# --------------------------------------------------------------------------- chainrule's own
+
+case(relu_value, lambda r: (nonzero(r, 3, 4),))
+case(softmax_value, lambda r: (normal(r, 3, 4),), label="last axis")
+case(softmax_value, lambda r: (normal(r, 3, 4), 0), label="axis=0")
+case(log_softmax_value, lambda r: (normal(r, 3, 4),), label="last axis")
+case(log_softmax_value, lambda r: (normal(r, 3, 4),), axis=0, label="axis=0")
+case(sigmoid_value, lambda r: (normal(r, 3, 4),))
+case(read_variable, lambda r: (normal(r, 3, 4),))
 
 # --------------------------------------------------------------------------- runtime helpers
 

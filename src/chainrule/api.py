@@ -46,6 +46,11 @@ def _check_callable(fun: Any, api: str) -> None:
 def _normalize_argnums(fun: Any, argnums: int | Sequence[int], api: str
                        ) -> tuple[tuple[int, ...], bool, list[str]]:
     code = fun.__code__
+    if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+        raise TransformError(
+            f"functions with *args or **kwargs parameters are not supported by chainrule.{api}"
+            "; name each parameter",
+            filename=code.co_filename, lineno=code.co_firstlineno, construct="star-args")
     n = code.co_argcount
     params = list(code.co_varnames[:n])
     multiple = not isinstance(argnums, int)

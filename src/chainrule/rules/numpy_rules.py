@@ -406,32 +406,32 @@ defjvp(
 )
 
 # ``np.einsum(subscripts, *operands)``: operand i's cotangent is another einsum of ``g`` with
-# the other operands (up to four operands; subscripts given as a string).
+# the other operands (up to four operands, subscripts as a string; ``optimize`` changes no value).
 defvjp(
     np.einsum,
-    lambda g, ans, subscripts, *operands: np.einsum(
+    lambda g, ans, subscripts, *operands, optimize=False: np.einsum(
         einsum_adjoint_spec(subscripts, operands, 0), g, *operands[1:],
         *einsum_adjoint_extras(subscripts, operands, 0)),
-    lambda g, ans, subscripts, *operands: np.einsum(
+    lambda g, ans, subscripts, *operands, optimize=False: np.einsum(
         einsum_adjoint_spec(subscripts, operands, 1), g, *operands[:1], *operands[2:],
         *einsum_adjoint_extras(subscripts, operands, 1)),
-    lambda g, ans, subscripts, *operands: np.einsum(
+    lambda g, ans, subscripts, *operands, optimize=False: np.einsum(
         einsum_adjoint_spec(subscripts, operands, 2), g, *operands[:2], *operands[3:],
         *einsum_adjoint_extras(subscripts, operands, 2)),
-    lambda g, ans, subscripts, *operands: np.einsum(
+    lambda g, ans, subscripts, *operands, optimize=False: np.einsum(
         einsum_adjoint_spec(subscripts, operands, 3), g, *operands[:3], *operands[4:],
         *einsum_adjoint_extras(subscripts, operands, 3)),
     argnums=(1, 2, 3, 4),
 )
 defjvp(
     np.einsum,
-    lambda g, ans, subscripts, *operands:
+    lambda g, ans, subscripts, *operands, optimize=False:
         np.einsum(subscripts, g, *operands[1:]),
-    lambda g, ans, subscripts, *operands:
+    lambda g, ans, subscripts, *operands, optimize=False:
         np.einsum(subscripts, *operands[:1], g, *operands[2:]),
-    lambda g, ans, subscripts, *operands:
+    lambda g, ans, subscripts, *operands, optimize=False:
         np.einsum(subscripts, *operands[:2], g, *operands[3:]),
-    lambda g, ans, subscripts, *operands:
+    lambda g, ans, subscripts, *operands, optimize=False:
         np.einsum(subscripts, *operands[:3], g, *operands[4:]),
     argnums=(1, 2, 3, 4),
 )

@@ -108,12 +108,12 @@ class _Fence(gast.NodeVisitor):
 
     def visit_For(self, node: Any) -> None:
         if node.orelse:
-            _reject(self.parsed, node.orelse[0], "loop else", "'for ... else' clauses are")
+            _reject(self.parsed, node, "loop else", "'for ... else' clauses are")
         self.generic_visit(node)
 
     def visit_While(self, node: Any) -> None:
         if node.orelse:
-            _reject(self.parsed, node.orelse[0], "loop else", "'while ... else' clauses are")
+            _reject(self.parsed, node, "loop else", "'while ... else' clauses are")
         self.generic_visit(node)
 
     def visit_Call(self, node: Any) -> None:

@@ -235,6 +235,8 @@ class ReverseGen:
                 self.check_callee(callee, s, active_ops)
             defined.discard(t)
             return restore
+        if callee is not None:
+            self.check_callee(callee, s, active_ops)
         out: list[Any] = [self.header(s)]
         g = name(self.adj(t))
         if isinstance(value, gast.Name):
