@@ -303,6 +303,9 @@ for _spec, *_shapes in _EINSUMS:
     case(np.einsum, lambda r, s=_spec, sh=tuple(_shapes): (s, *(normal(r, *x) for x in sh)),
          argnums=tuple(range(1, len(_shapes) + 1)), label=_spec)
 
+case(np.einsum, lambda r: ("ij,j->i", normal(r, 3, 4), normal(r, 4)), argnums=(1, 2),
+     optimize=True, label="optimize=True")
+
 # --------------------------------------------------------------------------- shape
 
 case(np.reshape, lambda r: (normal(r, 3, 4), (2, 6)), label="(2, 6)")

@@ -32,6 +32,8 @@ from .state import STATE, Recorder, new_id, user_location
 
 __all__ = ["apply", "binary", "unary", "getitem"]
 
+_new = object.__new__
+
 _FLOAT_KINDS = "fc"
 _PY_SCALARS = (float, int, bool, complex)
 
@@ -76,23 +78,27 @@ def unary(fn: Any, prim: Primitive, a: Any) -> Tensor:
     """Record ``fn(a)`` for a primitive whose only argument is differentiable."""
     if type(a) is Tensor:
         av = a._value
-        ia = a._id
     else:  # a Variable: operators are only called with a tensor-like ``a``
         av = a._read()
-        ia = a._id
+    ia = a._id
     out = fn(av)
-    if not ia:
-        return wrap(out, 0)
-    tapes, paused, _ = STATE.ctx
     oid = 0
-    for rec in tapes:
-        if ia in rec.ids:
-            if not oid:
-                oid = new_id()
-            _record(rec, (prim, (av,), None, (a,), ((0, -1, ia),), out, oid), oid)
-    if paused:
-        oid = _mark_paused(paused, prim, [ia], oid, out) if not oid else oid
-    return wrap(out, oid)
+    if ia:
+        tapes, paused, _ = STATE.ctx
+        for rec in tapes:
+            ids = rec.ids
+            if ia in ids:
+                if not oid:
+                    oid = new_id()
+                nodes = rec.nodes
+                ids[oid] = len(nodes)
+                nodes.append((prim, (av,), None, (a,), ((0, -1, ia),), out, oid))
+        if paused and not oid:
+            oid = _mark_paused(paused, prim, [ia], oid, out)
+    t = _new(Tensor)  # wrap(out, oid), inlined: this is the hot path
+    t._value = out
+    t._id = oid
+    return t
 
 
 def binary(fn: Any, prim: Primitive, a: Any, b: Any) -> Tensor:
@@ -118,24 +124,28 @@ def binary(fn: Any, prim: Primitive, a: Any, b: Any) -> Tensor:
         bv = b
         ib = 0
     out = fn(av, bv)
-    if not (ia or ib):
-        return wrap(out, 0)
-    tapes, paused, _ = STATE.ctx
     oid = 0
-    for rec in tapes:
-        ids = rec.ids
-        if ia in ids:
-            parents = ((0, -1, ia), (1, -1, ib)) if ib in ids else ((0, -1, ia),)
-        elif ib in ids:
-            parents = ((1, -1, ib),)
-        else:
-            continue
-        if not oid:
-            oid = new_id()
-        _record(rec, (prim, (av, bv), None, (a, b), parents, out, oid), oid)
-    if paused and not oid:
-        oid = _mark_paused(paused, prim, [ia, ib], oid, out)
-    return wrap(out, oid)
+    if ia or ib:
+        tapes, paused, _ = STATE.ctx
+        for rec in tapes:
+            ids = rec.ids
+            if ia in ids:
+                parents = ((0, -1, ia), (1, -1, ib)) if ib in ids else ((0, -1, ia),)
+            elif ib in ids:
+                parents = ((1, -1, ib),)
+            else:
+                continue
+            if not oid:
+                oid = new_id()
+            nodes = rec.nodes
+            ids[oid] = len(nodes)
+            nodes.append((prim, (av, bv), None, (a, b), parents, out, oid))
+        if paused and not oid:
+            oid = _mark_paused(paused, prim, [ia, ib], oid, out)
+    t = _new(Tensor)  # wrap(out, oid), inlined: this is the hot path
+    t._value = out
+    t._id = oid
+    return t
 
 
 def getitem(x: _TensorLike, index: Any) -> Tensor:

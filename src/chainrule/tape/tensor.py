@@ -22,7 +22,12 @@ from typing import Any
 import numpy as np
 
 from ..rules import primitive_of
-from ..rules.registry import attr_function, method_function
+from ..rules.registry import (
+    attr_function,
+    method_function,
+    registered_attrs,
+    registered_methods,
+)
 
 __all__ = ["Tensor", "Reference", "constant", "convert_to_tensor", "wrap"]
 
@@ -117,25 +122,6 @@ class _TensorLike:
         raise TypeError(
             f"'{type(self).__name__}' object does not support item assignment; tensors are "
             "immutable (build a new one, e.g. with chainrule.where or concat)")
-
-    def __getattr__(self, name: str) -> Any:
-        # Only reached when normal lookup fails: NumPy-style methods and attributes
-        # (x.sum(), x.reshape(...), x.real...) declared with defmethod / defattr.
-        if name.startswith("__") or name in ("_value", "_id"):
-            raise AttributeError(name)
-        fn = method_function(name)
-        if fn is not None:
-            this = self
-
-            def method(*args: Any, **kwargs: Any) -> Any:
-                return apply(fn, (this, *args), kwargs)
-
-            method.__name__ = name
-            return method
-        fn = attr_function(name)
-        if fn is not None:
-            return apply(fn, (self,))
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute {name!r}")
 
     # --------------------------------------------------------------- operators
     def __add__(self, other: Any) -> Tensor:
@@ -262,6 +248,36 @@ class _TensorLike:
                 return NotImplemented
         return apply(func, args, kwargs)
 
+
+
+# NumPy's ndarray methods and attributes (``x.sum()``, ``x.reshape(2, 3)``, ``x.T``...), as
+# the registry declares them with defmethod / defattr: each call is recorded as the function
+# the registry maps it to (looked up at call time). They are real class attributes, not a
+# ``__getattr__`` hook, which would slow down every attribute access of every tensor.
+def _numpy_method(name: str) -> Any:
+    def method(self: _TensorLike, *args: Any, **kwargs: Any) -> Any:
+        return apply(method_function(name), (self, *args), kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"NumPy's ``ndarray.{name}``, recorded (see chainrule.defmethod)."
+    return method
+
+
+def _numpy_attribute(name: str) -> Any:
+    def getter(self: _TensorLike) -> Any:
+        return apply(attr_function(name), (self,))
+
+    getter.__name__ = name
+    return property(getter, doc=f"NumPy's ``ndarray.{name}``, recorded (chainrule.defattr).")
+
+
+for _name in registered_methods():
+    if not hasattr(_TensorLike, _name):
+        setattr(_TensorLike, _name, _numpy_method(_name))
+for _name in registered_attrs():
+    if not hasattr(_TensorLike, _name):
+        setattr(_TensorLike, _name, _numpy_attribute(_name))
+del _name
 
 class Tensor(_TensorLike):
     """An immutable value wrapping a NumPy array, recorded by :class:`GradientTape`.
