@@ -19,10 +19,9 @@ def grad_loop_sum(x, w):
     b_x = zeros_like(x)
     for i in reversed(range(3)):
         # grad of: s = s + np.sum(np.tanh(x * w[i]))
-        b_t5 = b_s
         s = stack.pop()
-        b_s = unbroadcast(b_t5, s)
-        b_t4 = unbroadcast(b_t5, t4)
+        b_t4 = unbroadcast(b_s, t4)
+        b_s = unbroadcast(b_s, s)
         b_t3 = expand_reduced(b_t4, t3, None, False)
         t4 = stack.pop()
         b_t2 = b_t3 * (1 - t3 ** 2)

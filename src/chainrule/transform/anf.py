@@ -6,8 +6,6 @@ Guarantees after this pass, for every assignment ``target = value``:
   are atoms: a binary/unary arithmetic operation, a call (arguments of non-differentiable
   callees, subscript indices, comparisons and boolean tests stay whole: they carry no
   gradient), a subscript or attribute of a name, or a list/tuple of atoms;
-* ``target`` never appears among the atoms of ``value`` (``x = x * y`` becomes
-  ``t = x * y; x = t``), so every statement reads values from before it;
 * conditional expressions are ``if`` statements; ``if`` tests are names; ``for`` loops
   run over ``range`` of atoms; ``return`` returns an atom; docstrings are gone.
 
@@ -21,7 +19,7 @@ from typing import Any
 
 import gast
 
-from .astutil import assign, is_atom, name, names_loaded
+from .astutil import assign, is_atom, name
 from .desugar import Context
 from .resolve import resolve_callee
 
@@ -71,10 +69,8 @@ class _ANF:
             if isinstance(s.value, gast.IfExp):
                 return self.ifexp_into(target.id, s.value)
             value = self.op(s.value, pre)
-            if not is_atom(value) and target.id in names_loaded(value):
-                tmp = self.namer.fresh("t")
-                pre.append(assign(tmp, value))
-                value = name(tmp)
+            if isinstance(value, gast.Name) and value.id == target.id:
+                return pre
             return pre + [gast.Assign(targets=[target], value=value, type_comment=None)]
         if isinstance(s, gast.Expr):
             if isinstance(s.value, gast.Constant):

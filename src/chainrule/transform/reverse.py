@@ -29,7 +29,7 @@ import gast
 from ..errors import MissingRuleError, TransformError
 from ..rules import registry
 from .activity import NONDIFF_ATTRS, Activity, operand_names
-from .astutil import Namer, assign, call, clone, const, name, substitute, to_source
+from .astutil import Namer, assign, call, clone, const, name, names_loaded, substitute, to_source
 from .desugar import Context
 from .optimize import simplify
 from .resolve import Callee, resolve_callee
@@ -37,6 +37,7 @@ from .resolve import Callee, resolve_callee
 __all__ = ["ReverseGen", "Marker", "COMMENT_PREFIX", "BINOPS"]
 
 COMMENT_PREFIX = "# grad of: "
+_ANS = "__ans__"
 
 BINOPS = {
     gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
@@ -237,50 +238,94 @@ class ReverseGen:
             return restore
         if callee is not None:
             self.check_callee(callee, s, active_ops)
+        self_ref = t in names
+        # with ``x = f(x, ...)`` the rule's ``ans`` (new x) and operand x (old x) differ:
+        # ans is captured before the old value is restored
+        ans = name(_ANS) if self_ref else name(t)
+        pre, contribs = self.contributions(s, t, value, callee, ans)
         out: list[Any] = [self.header(s)]
+        if not self_ref:
+            out += pre
+            self.emit_contribs(out, defined, contribs)
+            defined.discard(t)
+            return out + restore
+        if any(_ANS in names_loaded(e) for _, e, _ in contribs):
+            captured = self.namer.fresh(t.lstrip("_") + "_new")
+            out.append(assign(captured, name(t)))
+            contribs = [(v, substitute(e, {_ANS: name(captured)}), k) for v, e, k in contribs]
+        out += pre + restore
+        self.emit_contribs(out, defined, [c for c in contribs if c[0] != t])
+        own = [self.full(c) for c in contribs if c[0] == t]
+        if own:
+            total = own[0]
+            for e in own[1:]:
+                total = gast.BinOp(left=total, op=gast.Add(), right=e)
+            out.append(assign(self.adj(t), total))
+            defined.add(t)
+        else:
+            defined.discard(t)
+        return out
+
+    def contributions(self, s: Any, t: str, value: Any, callee: Callee | None, ans: Any
+                      ) -> tuple[list[Any], list[tuple[str, Any, Any]]]:
+        """(statements to run first, [(variable, cotangent expression, scatter index)])."""
         g = name(self.adj(t))
         if isinstance(value, gast.Name):
-            self.contribute(out, defined, value.id, g)
-        elif isinstance(value, gast.BinOp):
+            return [], [(value.id, g, None)]
+        if isinstance(value, gast.BinOp):
             prim = registry.primitive_of(BINOPS[type(value.op)])
-            self.prim_contribs(out, defined, prim, [value.left, value.right], [], s, t)
-        elif isinstance(value, gast.UnaryOp):
+            return [], self.prim_contribs(prim, [value.left, value.right], [], s, g, ans)
+        if isinstance(value, gast.UnaryOp):
             prim = registry.primitive_of(UNARYOPS[type(value.op)])
-            self.prim_contribs(out, defined, prim, [value.operand], [], s, t)
-        elif isinstance(value, gast.Call):
-            self.check_callee(callee, s, active_ops)
+            return [], self.prim_contribs(prim, [value.operand], [], s, g, ans)
+        if isinstance(value, gast.Call):
             if callee.kind == "primitive":
-                self.prim_contribs(out, defined, callee.prim, value.args, value.keywords, s, t)
-            elif callee.kind == "method":
-                self.prim_contribs(out, defined, callee.prim, [callee.self_arg] + value.args,
-                                   value.keywords, s, t)
-            else:  # user or local function
-                self.user_call(out, defined, s, t, value, callee)
-        elif isinstance(value, gast.Subscript):
-            x = value.value.id
-            expr = call(self.ns.runtime("getitem_adjoint"), g, name(x), _index_expr(value.slice))
-            if x in defined:
-                out.append(assign(self.adj(x), call(self.ns.runtime("add_at"), name(self.adj(x)),
-                                                    _index_expr(value.slice), g)))
-            else:
-                self.contribute(out, defined, x, expr)
-        elif isinstance(value, gast.Attribute):
+                return [], self.prim_contribs(callee.prim, value.args, value.keywords, s, g, ans)
+            if callee.kind == "method":
+                return [], self.prim_contribs(callee.prim, [callee.self_arg] + value.args,
+                                              value.keywords, s, g, ans)
+            return self.user_call(s, t, value, callee)
+        if isinstance(value, gast.Subscript):
+            return [], [(value.value.id, g, _index_expr(value.slice))]
+        if isinstance(value, gast.Attribute):
             fn = registry.attr_function(value.attr)
             if fn is None or value.attr in NONDIFF_ATTRS:
                 raise self.error(
                     f"attribute '.{value.attr}' of a differentiated value has no derivative "
                     "rule; register one with chainrule.defattr", s, f".{value.attr}")
             prim = registry.primitive_of(fn)
-            self.prim_contribs(out, defined, prim, [value.value], [], s, t)
-        elif isinstance(value, (gast.Tuple, gast.List)):
-            for i, e in enumerate(value.elts):
-                if isinstance(e, gast.Name) and self.active(e.id):
-                    self.contribute(out, defined, e.id, call(self.ns.runtime("grad_item"), g,
-                                                             const(i), name(e.id)))
-        else:
-            raise self.error(f"cannot differentiate {to_source(value)}", s, "expression")
-        defined.discard(t)
-        return out + restore
+            return [], self.prim_contribs(prim, [value.value], [], s, g, ans)
+        if isinstance(value, (gast.Tuple, gast.List)):
+            return [], [(e.id, call(self.ns.runtime("grad_item"), g, const(i), name(e.id)), None)
+                        for i, e in enumerate(value.elts)
+                        if isinstance(e, gast.Name) and self.active(e.id)]
+        raise self.error(f"cannot differentiate {to_source(value)}", s, "expression")
+
+    def full(self, contrib: tuple[str, Any, Any]) -> Any:
+        var, expr, index = contrib
+        if index is None:
+            return expr
+        return call(self.ns.runtime("getitem_adjoint"), expr, name(var), index)
+
+    def emit_contribs(self, out: list[Any], defined: set[str],
+                      contribs: list[tuple[str, Any, Any]]) -> None:
+        pending: dict[str, list[tuple[str, Any, Any]]] = {}
+        for c in contribs:
+            pending.setdefault(c[0], []).append(c)
+        for var, items in pending.items():
+            adds = [c for c in items if c[2] is None]
+            scatters = [c for c in items if c[2] is not None]
+            if adds:
+                total = adds[0][1]
+                for c in adds[1:]:
+                    total = gast.BinOp(left=total, op=gast.Add(), right=c[1])
+                self.contribute(out, defined, var, total)
+            for c in scatters:
+                if var in defined:
+                    out.append(assign(self.adj(var), call(self.ns.runtime("add_at"),
+                                                          name(self.adj(var)), c[2], c[1])))
+                else:
+                    self.contribute(out, defined, var, self.full(c))
 
     def check_callee(self, callee: Callee, s: Any, active_ops: list[str]) -> None:
         kind = callee.kind
@@ -307,22 +352,17 @@ class ReverseGen:
             f"receives a differentiated value; register a rule with "
             f"chainrule.defvjp({what}, ...)", s, what)
 
-    def prim_contribs(self, out: list[Any], defined: set[str], prim: Any, args: list[Any],
-                      keywords: list[Any], s: Any, t: str) -> None:
-        g = name(self.adj(t))
-        ans = name(t)
-        slots: list[tuple[str, Any]] = []
+    def prim_contribs(self, prim: Any, args: list[Any], keywords: list[Any], s: Any, g: Any,
+                      ans: Any) -> list[tuple[str, Any, Any]]:
+        slots: list[tuple[str, int]] = []
         for i, a in enumerate(args):
             if isinstance(a, gast.Name) and self.active(a.id):
-                slots.append((a.id, ("pos", i)))
-        kwnames = [k.arg for k in keywords]
+                slots.append((a.id, i))
         for k in keywords:
             if isinstance(k.value, gast.Name) and self.active(k.value.id):
-                slots.append((k.value.id, ("kw", k.arg)))
-        pending: dict[str, list[Any]] = {}
-        order: list[str] = []
-        for var, (kind, pos) in slots:
-            argnum = pos if kind == "pos" else self.kw_position(prim, pos, s)
+                slots.append((k.value.id, self.kw_position(prim, k.arg, s)))
+        out = []
+        for var, argnum in slots:
             if argnum in prim.nondiff_args:
                 continue
             expr = self.rule_expr(prim, argnum, g, ans, args, keywords, s)
@@ -330,16 +370,8 @@ class ReverseGen:
             if prim.broadcasts and not all(isinstance(o, gast.Constant) for o in others) and (
                     self.shapes is None or self.shapes.needs_unbroadcast(s, var)):
                 expr = call(self.ns.runtime("unbroadcast"), expr, name(var))
-            if var not in pending:
-                order.append(var)
-            pending.setdefault(var, []).append(expr)
-        del kwnames
-        for var in order:
-            exprs = pending[var]
-            total = exprs[0]
-            for e in exprs[1:]:
-                total = gast.BinOp(left=total, op=gast.Add(), right=e)
-            self.contribute(out, defined, var, total)
+            out.append((var, expr, None))
+        return out
 
     def kw_position(self, prim: Any, kw: str, s: Any) -> int:
         for rule in list(prim.vjps.values()) + list(prim.jvps.values()):
@@ -349,26 +381,22 @@ class ReverseGen:
         raise self.error(f"{prim.name}() has no derivative rule for keyword argument {kw!r}",
                          s, prim.name)
 
-    def user_call(self, out: list[Any], defined: set[str], s: Any, t: str, value: Any,
-                  callee: Callee) -> None:
+    def user_call(self, s: Any, t: str, value: Any, callee: Callee
+                  ) -> tuple[list[Any], list[tuple[str, Any, Any]]]:
         fwd, bwd, active_params, bound = self.helpers.pair(callee, value, self, s)
         saved = self.namer.fresh(t.lstrip("_") + "_saved")
         self.call_saves[id(s)] = saved
         self.call_fwd[id(s)] = fwd
         bwd_call = call(name(bwd), name(self.adj(t)), name(saved))
         if len(active_params) == 1:
-            atom = bound[active_params[0]]
             item = gast.Subscript(value=bwd_call, slice=const(0), ctx=gast.Load())
-            self.contribute(out, defined, atom.id, item)
-            return
+            return [], [(bound[active_params[0]].id, item, None)]
         results = [self.namer.fresh("b_arg") for _ in active_params]
         target = gast.Tuple(elts=[gast.Name(id=r, ctx=gast.Store(), annotation=None,
                                             type_comment=None) for r in results],
                             ctx=gast.Store())
-        out.append(gast.Assign(targets=[target], value=bwd_call, type_comment=None))
-        for r, p in zip(results, active_params):
-            atom = bound[p]
-            self.contribute(out, defined, atom.id, name(r))
+        pre = [gast.Assign(targets=[target], value=bwd_call, type_comment=None)]
+        return pre, [(bound[p].id, name(r), None) for r, p in zip(results, active_params)]
 
     def assign_item(self, s: Any, target: Any, defined: set[str]) -> list[Any]:
         a = target.value.id
