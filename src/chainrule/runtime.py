@@ -32,6 +32,7 @@ __all__ = [
     "pop_grad",
     "snapshot",
     "finalize",
+    "owned",
     "scalar_seed",
     "fit_to",
     "split_like",
@@ -257,6 +258,15 @@ def snapshot(v):
     if type(v) is list:
         return list(v)
     return v
+
+
+def owned(b, x):
+    """A fresh, writable copy of the cotangent ``b`` (zeros shaped like ``x`` for ``None``)."""
+    if b is None:
+        return zeros_like(x)
+    if type(b) is list:
+        return [finalize(p, q) for p, q in zip(b, x)]
+    return np.array(b, dtype=np.result_type(b, 1.0), copy=True)
 
 
 def finalize(b, x):

@@ -298,26 +298,38 @@ def _file_tree(filename: str) -> ast.Module | None:
     return tree
 
 
+_FUNCTION_NODES: dict[str, dict[int, list[Any]]] = {}
+
+
+def _function_nodes(filename: str) -> dict[int, list[Any]]:
+    """The lambdas and defs of a file by first line (a decorated def by its decorator's)."""
+    nodes = _FUNCTION_NODES.get(filename)
+    if nodes is None:
+        nodes = {}
+        tree = _file_tree(filename)
+        for node in ast.walk(tree) if tree is not None else ():
+            if isinstance(node, ast.Lambda):
+                line = node.lineno
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                line = node.decorator_list[0].lineno if node.decorator_list else node.lineno
+            else:
+                continue
+            nodes.setdefault(line, []).append(node)
+        _FUNCTION_NODES[filename] = nodes
+    return nodes
+
+
 def _find_node(fn: Any) -> ast.AST | None:
     code = getattr(fn, "__code__", None)
     if code is None:
         return None
-    tree = _file_tree(code.co_filename)
-    if tree is None:
-        return None
     want_lambda = fn.__name__ == "<lambda>"
     params = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
     candidates = []
-    for node in ast.walk(tree):
-        if want_lambda and isinstance(node, ast.Lambda):
-            line = node.lineno
-        elif not want_lambda and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            if node.name != fn.__name__:
-                continue
-            line = node.decorator_list[0].lineno if node.decorator_list else node.lineno
-        else:
+    for node in _function_nodes(code.co_filename).get(code.co_firstlineno, []):
+        if want_lambda != isinstance(node, ast.Lambda):
             continue
-        if line != code.co_firstlineno:
+        if not want_lambda and node.name != fn.__name__:
             continue
         args = node.args
         names = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]

@@ -18,6 +18,7 @@ incoming cotangent (or tangent) ``ct`` and the helper's output ``out``.
 import numpy as np
 
 from ..runtime import (
+    add_at,
     add_grad,
     along_axis_index,
     astype,
@@ -31,8 +32,10 @@ from ..runtime import (
     extremum_mask,
     fft_axes,
     fft_lengths,
+    finalize,
     fit_to,
     getitem_adjoint,
+    grad_item,
     inverse_axes,
     irfft_weights,
     join_like,
@@ -44,12 +47,16 @@ from ..runtime import (
     nested_stack,
     nested_unstack,
     ones_like,
+    owned,
     pad_slices,
     repeat_adjoint,
     reshape_method,
+    scalar_seed,
     seq_item_adjoint,
     setitem_value,
+    snapshot,
     split_like,
+    stored_item_adjoint,
     symmetrize_tri,
     symmetrize_tri_adjoint,
     take_index,
@@ -60,6 +67,7 @@ from ..runtime import (
     unbroadcast,
     unstack,
     weights_like,
+    zero_at,
     zeros_like,
 )
 from .registry import defjvp, defvjp, nondifferentiable
@@ -124,6 +132,42 @@ defvjp(nested_stack, lambda g, ans, t: nested_unstack(g, t))
 defjvp(nested_stack, lambda g, ans, t: nested_stack(g))
 defvjp(nested_unstack, lambda ct, out, g, like: np.reshape(nested_stack(ct), np.shape(g)), None)
 defjvp(nested_unstack, lambda ct, out, g, like: nested_unstack(ct, like), None)
+
+# Helpers of the source transformer's adjoint code (all linear in the cotangent ``b``).
+defvjp(
+    add_at,
+    lambda ct, out, b, index, g: ct,
+    None,
+    lambda ct, out, b, index, g: unbroadcast(ct[index], g),
+)
+defjvp(
+    add_at,
+    lambda ct, out, b, index, g: ct,
+    None,
+    lambda ct, out, b, index, g: add_at(zeros_like(b), index, ct),
+)
+defvjp(zero_at, lambda g, ans, b, index: zero_at(g, index), None)
+defjvp(zero_at, lambda g, ans, b, index: zero_at(g, index), None)
+defvjp(
+    stored_item_adjoint,
+    lambda g, ans, b, index, v: add_at(zeros_like(b), index, g),
+    None,
+    None,
+)
+defjvp(
+    stored_item_adjoint,
+    lambda g, ans, b, index, v: stored_item_adjoint(g, index, v),
+    None,
+    None,
+)
+defvjp(grad_item, lambda g, ans, b, index, like: add_at(zeros_like(b), index, g), None, None)
+defjvp(grad_item, lambda g, ans, b, index, like: grad_item(g, index, like), None, None)
+defvjp(snapshot, lambda g, ans, v: g)
+defjvp(snapshot, lambda g, ans, v: g)
+defvjp(owned, lambda g, ans, b, x: g, None)
+defjvp(owned, lambda g, ans, b, x: g, None)
+defvjp(finalize, lambda g, ans, b, x: g, None)
+defjvp(finalize, lambda g, ans, b, x: g, None)
 
 # --------------------------------------------------------------------------- shape adjoints
 
@@ -275,5 +319,5 @@ defjvp(
 nondifferentiable(
     zeros_like, ones_like, list_adjoint, dot_axes, inverse_axes, extremum_mask,
     irfft_weights, fft_axes, fft_lengths, pad_slices, take_index, along_axis_index,
-    einsum_adjoint_spec, einsum_adjoint_extras,
+    einsum_adjoint_spec, einsum_adjoint_extras, scalar_seed,
 )

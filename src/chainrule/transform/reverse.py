@@ -55,6 +55,10 @@ class Marker:
         return gast.Expr(value=gast.Constant(value=f"__restore__{stmt_id}", kind=None))
 
     @staticmethod
+    def remat(loop_id: int) -> Any:
+        return gast.Expr(value=gast.Constant(value=f"__remat__{loop_id}", kind=None))
+
+    @staticmethod
     def comment(text: str) -> Any:
         return gast.Expr(value=gast.Constant(value=f"__comment__{text}", kind=None))
 
@@ -97,6 +101,7 @@ class ReverseGen:
         self.call_saves: dict[int, str] = {}  # id(stmt) -> saved-state name of a user call
         self.call_fwd: dict[int, str] = {}
         self.no_save: set[int] = set()
+        self.int_vars: set[str] = set()  # targets of range loops: plain integers
         self.seq_vars: set[str] = self._subscripted_names()
         self.param_names = [a.id for a in fdef.args.args + fdef.args.kwonlyargs
                             + fdef.args.posonlyargs]
@@ -260,7 +265,8 @@ class ReverseGen:
             total = own[0]
             for e in own[1:]:
                 total = gast.BinOp(left=total, op=gast.Add(), right=e)
-            out.append(assign(self.adj(t), total))
+            if not (isinstance(total, gast.Name) and total.id == self.adj(t)):
+                out.append(assign(self.adj(t), total))
             defined.add(t)
         else:
             defined.discard(t)
@@ -452,9 +458,11 @@ class ReverseGen:
 
     def loop(self, s: Any, defined: set[str]) -> list[Any]:
         entry = set(defined)
+        if isinstance(s, gast.For):
+            self.int_vars.add(s.target.id)
         while True:
             state = set(entry)
-            body = self.block(s.body, state)
+            body = [Marker.remat(id(s))] + self.block(s.body, state)
             grow = state - entry
             if grow:
                 entry |= grow
@@ -463,6 +471,10 @@ class ReverseGen:
                 body.append(self.zero(v))
             break
         pre = [self.zero(v) for v in sorted(entry - defined)]
+        for v in self.accumulate_in_place(body):
+            if v in defined:
+                pre.append(assign(self.adj(v), call(self.ns.runtime("owned"), name(self.adj(v)),
+                                                    name(v))))
         defined |= entry
         if not _has_code(body):
             return pre if _has_code(pre) else []
@@ -486,6 +498,57 @@ class ReverseGen:
             header = gast.For(target=clone(s.target), iter=call(name("reversed"), rng),
                               body=body, orelse=[], type_comment=None)
         return pre + [header, Marker.restore(id(s))]
+
+
+    def accumulate_in_place(self, body: list[Any]) -> list[str]:
+        """Turn ``b_v = add_at(b_v, i, g)`` in a loop into ``b_v[i] += g`` where ``b_v`` is
+        read nowhere else in the loop; returns the primal names whose adjoint must then be
+        owned (a fresh copy) before the loop."""
+        add_at = self.ns.runtime("add_at").id
+        adjoint_of = {b: v for v, b in self.adj_names.items()}
+        ok: dict[str, bool] = {}
+        wrapped = gast.Module(body=body, type_ignores=[])
+        for node in gast.walk(wrapped):
+            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
+                b = node.targets[0].id
+                if b not in adjoint_of:
+                    continue
+                v = node.value
+                good = (isinstance(v, gast.Call) and isinstance(v.func, gast.Name)
+                        and v.func.id == add_at and isinstance(v.args[0], gast.Name)
+                        and v.args[0].id == b and b not in names_loaded(v.args[1])
+                        and b not in names_loaded(v.args[2]))
+                ok[b] = ok.get(b, True) and good
+        for b in list(ok):
+            loads = sum(1 for n in gast.walk(wrapped) if isinstance(n, gast.Name)
+                        and n.id == b and isinstance(n.ctx, gast.Load))
+            assigns = sum(1 for n in gast.walk(wrapped) if isinstance(n, gast.Assign)
+                          and isinstance(n.targets[0], gast.Name) and n.targets[0].id == b)
+            if loads != assigns:
+                ok[b] = False
+        chosen = {b for b, good in ok.items() if good}
+        if not chosen:
+            return []
+
+        class Rewrite(gast.NodeTransformer):
+            def visit_Assign(inner, node: Any) -> Any:  # noqa: N805
+                if isinstance(node.targets[0], gast.Name) and node.targets[0].id in chosen:
+                    b = node.targets[0].id
+                    index, g = node.value.args[1], node.value.args[2]
+                    if (isinstance(index, gast.Name) and index.id in self.int_vars) or (
+                            isinstance(index, gast.Constant) and type(index.value) is int):
+                        return gast.AugAssign(
+                            target=gast.Subscript(value=name(b), slice=index, ctx=gast.Store()),
+                            op=gast.Add(), value=g)
+                    np_name = self.ns.bind("np", __import__("numpy"))
+                    return gast.Expr(value=call(gast.Attribute(
+                        value=gast.Attribute(value=name(np_name), attr="add", ctx=gast.Load()),
+                        attr="at", ctx=gast.Load()), name(b), index, g))
+                return node
+
+        Rewrite().visit(wrapped)
+        body[:] = wrapped.body
+        return sorted(adjoint_of[b] for b in chosen)
 
 
 def _has_code(stmts: list[Any]) -> bool:

@@ -21,12 +21,60 @@ from .reverse import ReverseGen
 __all__ = ["place_saves"]
 
 
-def _restore_id(stmt: Any) -> int | None:
+def _marker_id(stmt: Any, kind: str) -> int | None:
     if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Constant):
         text = stmt.value.value
-        if isinstance(text, str) and text.startswith("__restore__"):
-            return int(text[len("__restore__"):])
+        if isinstance(text, str) and text.startswith(kind):
+            return int(text[len(kind):])
     return None
+
+
+def _mutated_names(body: list[Any]) -> set[str]:
+    """Names assigned, subscript-assigned, used as loop targets or called methods on."""
+    out: set[str] = set()
+    for s in body:
+        for sub in gast.walk(s):
+            if isinstance(sub, gast.Name) and isinstance(sub.ctx, gast.Store):
+                out.add(sub.id)
+            elif isinstance(sub, gast.Subscript) and isinstance(sub.ctx, gast.Store) and \
+                    isinstance(sub.value, gast.Name):
+                out.add(sub.value.id)
+            elif isinstance(sub, gast.Call) and isinstance(sub.func, gast.Attribute) and \
+                    isinstance(sub.func.value, gast.Name):
+                out.add(sub.func.value.id)
+    return out
+
+
+def find_remat(body: list[Any], needed: set[str], sites: dict[str, int]
+               ) -> tuple[dict[int, list[Any]], set[str]]:
+    """Loop-body reads ``t = a[i]`` of arrays that never change, indexed by the loop variable
+    or unchanging names: recomputed at the top of each adjoint iteration, never saved."""
+    mutated = _mutated_names(body)
+    plan: dict[int, list[Any]] = {}
+    names: set[str] = set()
+
+    def visit(stmts: list[Any]) -> None:
+        for s in stmts:
+            if isinstance(s, gast.For):
+                for k, u in enumerate(s.body):
+                    if not (isinstance(u, gast.Assign) and isinstance(u.targets[0], gast.Name)
+                            and isinstance(u.value, gast.Subscript)
+                            and isinstance(u.value.value, gast.Name)):
+                        continue
+                    t, a = u.targets[0].id, u.value.value.id
+                    index_names = set(names_loaded(u.value.slice))
+                    if (t in needed and sites.get(t, 0) == 1 and a not in mutated
+                            and all(n == s.target.id or n not in mutated for n in index_names)
+                            and not any(t in names_loaded(p) for p in s.body[:k])):
+                        plan.setdefault(id(s), []).append(u)
+                        names.add(t)
+            for field in ("body", "orelse"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list):
+                    visit(inner)
+
+    visit(body)
+    return plan, names
 
 
 class _Saves:
@@ -38,6 +86,8 @@ class _Saves:
         self.used = False
         self.sites: dict[str, int] = {}
         self.needed: set[str] = set()
+        self.remat: dict[int, list[Any]] = {}
+        self.remat_names: set[str] = set()
 
     def push(self, value: Any) -> Any:
         self.used = True
@@ -56,7 +106,7 @@ class _Saves:
                     self.sites[sub.target.id] = self.sites.get(sub.target.id, 0) + 1
 
     def must_save(self, v: str, in_loop: bool, bound: set[str]) -> bool:
-        if v not in self.needed:
+        if v not in self.needed or v in self.remat_names:
             return False
         if in_loop:
             return True
@@ -158,9 +208,13 @@ class _Saves:
     def fill(self, stmts: list[Any]) -> list[Any]:
         out: list[Any] = []
         for s in stmts:
-            rid = _restore_id(s)
+            rid = _marker_id(s, "__restore__")
             if rid is not None:
                 out += self.restores.get(rid, [])
+                continue
+            rid = _marker_id(s, "__remat__")
+            if rid is not None:
+                out += [clone(u) for u in self.remat.get(rid, [])]
                 continue
             for field in ("body", "orelse"):
                 if hasattr(s, field) and isinstance(getattr(s, field), list):
@@ -177,6 +231,7 @@ def place_saves(gen: ReverseGen, body: list[Any], adjoint: list[Any], primal_loc
     loads = names_loaded(gast.Module(body=adjoint, type_ignores=[]))
     saves.needed = {n for n in loads if n in primal_locals}
     saves.count_sites(body)
+    saves.remat, saves.remat_names = find_remat(body, saves.needed, saves.sites)
     primal = saves.block(body, False, set(gen.param_names), None, set())
     adjoint = saves.fill(adjoint)
     needed = [n for n in names_loaded(gast.Module(body=adjoint, type_ignores=[]))

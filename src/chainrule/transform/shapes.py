@@ -29,6 +29,23 @@ _ELEMENTWISE_FUNCS = {operator.add, operator.sub, operator.mul, operator.truediv
                       operator.pow, operator.neg, operator.pos, abs, operator.abs}
 
 
+_REDUCTIONS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "average",
+               "nansum", "nanmean", "trace", "vdot"}
+
+
+def _full_reduction(obj: Any, args: list[Any], keywords: list[Any]) -> bool:
+    """``np.sum(x)`` and friends without ``axis``: the result is a scalar."""
+    if getattr(obj, "__name__", None) not in _REDUCTIONS:
+        return False
+    module = getattr(obj, "__module__", "") or ""
+    if not module.startswith("numpy"):
+        return False
+    if any(k.arg in ("axis", "keepdims", "out") for k in keywords):
+        return False
+    limit = 2 if obj.__name__ == "vdot" else 1
+    return len(args) <= limit
+
+
 class ShapeClasses:
     def __init__(self, fdef: Any, ctx: Any, local_names: set[str], params: list[str],
                  scalar_output: str | None) -> None:
@@ -122,6 +139,8 @@ class ShapeClasses:
                     for a in args:
                         if isinstance(a, gast.Name):
                             self.union(self.cls(a, env), SCALAR)
+                return SCALAR
+            if _full_reduction(obj, args, value.keywords):
                 return SCALAR
             if not value.keywords and (
                     obj in _ELEMENTWISE_FUNCS or
