@@ -408,6 +408,9 @@ case(np.array, lambda r: ([scalar(r), scalar(r)],), ndmin=2, label="ndmin=2")
 case(np.asarray, lambda r: ([normal(r, 2), normal(r, 2)],), label="list of arrays")
 case(np.asarray, lambda r: (normal(r, 3, 4),), label="array")
 case(np.copy, lambda r: (normal(r, 3, 4),))
+if hasattr(np, "astype"):
+    case(np.astype, lambda r: (normal(r, 3, 4), np.float64), label="float64")
+    case(np.astype, lambda r: (away_from(r, [-1.5, 0.5, 2.5], 3), np.int32), label="int32")
 
 # --------------------------------------------------------------------------- np.linalg
 
@@ -575,6 +578,21 @@ case(rt.setitem_value, lambda r: (normal(r, 3, 4), (slice(0, 2), 1), scalar(r)),
 case(rt.seq_item_adjoint,
      lambda r: ([normal(r, 3), normal(r, 2)], [normal(r, 3), normal(r, 2)], 1, normal(r, 2)),
      argnums=(0, 3))
+case(rt.add_at, lambda r: (normal(r, 5), np.array([1, 3, 1]), normal(r, 3)), argnums=(0, 2),
+     label="repeated index")
+case(rt.add_at, lambda r: (normal(r, 3, 4), (slice(None), 1), scalar(r)), argnums=(0, 2),
+     label="broadcast float")
+case(rt.add_at, lambda r: ([normal(r, 3), normal(r, 2)], 1, normal(r, 2)), argnums=(0, 2),
+     label="list")
+case(rt.zero_at, lambda r: (normal(r, 3, 4), (1, slice(None))))
+case(rt.stored_item_adjoint, lambda r: (normal(r, 3, 4), (slice(None), 0), normal(r, 3)),
+     label="column")
+case(rt.stored_item_adjoint, lambda r: (normal(r, 3, 4), (slice(None), 0), scalar(r)),
+     label="broadcast float")
+case(rt.grad_item, lambda r: (normal(r, 3, 4), 1, normal(r, 4)))
+case(rt.snapshot, lambda r: (normal(r, 3, 4),))
+case(rt.owned, lambda r: (normal(r, 3, 4), normal(r, 3, 4)))
+case(rt.finalize, lambda r: ([normal(r, 3), normal(r, 2)], [normal(r, 3), normal(r, 2)]))
 case(rt.add_grad, lambda r: (normal(r, 3, 4), normal(r, 3, 4)), argnums=(0, 1), label="arrays")
 case(rt.add_grad, lambda r: ([normal(r, 3), normal(r, 2)], [normal(r, 3), normal(r, 2)]),
      argnums=(0, 1), label="lists")

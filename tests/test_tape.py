@@ -11,13 +11,6 @@ from chainrule.rules.registry import Primitive, Rule
 from chainrule.tape.record import apply
 from tests.util import numeric_grad
 
-
-def watched(*values):
-    """Constants for the values, and a persistent tape already watching them."""
-    xs = [cr.constant(v) for v in values]
-    return xs
-
-
 # =============================================================================== values
 
 def test_python_floats_become_float64_and_repr_is_tf_like():
@@ -195,7 +188,7 @@ def test_values_read_before_an_assignment_keep_their_value():
         z = y + v  # reads the new value
     assert snapshot.numpy() == 3.0 and y.numpy() == 9.0 and z.numpy() == 14.0
     assert tape.gradient(y, v).numpy() == 6.0  # d(v*v)/dv at the value read: 3
-    assert tape.watched_variables() == (v,) or True
+    assert tape.watched_variables() == (v,)
 
 
 def test_assignments_are_not_differentiated_through():
@@ -206,7 +199,6 @@ def test_assignments_are_not_differentiated_through():
         v.assign(x * 3)
         y = v * 1.0
     assert tape.gradient(y, x) is None
-    assert tape.gradient is not None
 
 
 def test_trainable_variables_are_watched_and_non_trainable_ones_are_not():

@@ -72,6 +72,8 @@ _SCALAR_TYPES = (float, int, complex)
 
 def unbroadcast(g, x):
     """Sum ``g`` over the axes NumPy broadcasting added or stretched to reach ``x``'s shape."""
+    if type(g) is np.ndarray and type(x) is np.ndarray and g.shape == x.shape:
+        return g
     if type(x) in _SCALAR_TYPES:
         if type(g) in _SCALAR_TYPES:
             return g
@@ -120,6 +122,10 @@ def ones_like(x):
 
 def expand_reduced(g, x, axis=None, keepdims=False):
     """Undo a reduction over ``axis``: broadcast ``g`` back to ``x``'s shape."""
+    if axis is None and type(x) is np.ndarray and (
+            type(g) in _SCALAR_TYPES or isinstance(g, np.generic)
+            or (type(g) is np.ndarray and g.ndim == 0)):
+        return np.full(x.shape, g, dtype=x.dtype if x.dtype.kind in "fc" else np.float64)
     shape = np.shape(x)
     if not keepdims and axis is not None and shape:
         axes = (axis,) if isinstance(axis, int) else tuple(axis)
@@ -181,6 +187,8 @@ def _sum_leading(a, ndim):
 
 def matmul_adjoint_x(g, x, y):
     """Cotangent of ``x`` for ``x @ y`` (any of NumPy's 1-D, 2-D and stacked cases)."""
+    if type(y) is np.ndarray and type(g) is np.ndarray and y.ndim == 2 and g.ndim == 2:
+        return g @ y.T
     xn, yn = np.ndim(x), np.ndim(y)
     if xn == 2 and yn == 2:
         return g @ np.transpose(y)
@@ -195,6 +203,8 @@ def matmul_adjoint_x(g, x, y):
 
 def matmul_adjoint_y(g, x, y):
     """Cotangent of ``y`` for ``x @ y`` (any of NumPy's 1-D, 2-D and stacked cases)."""
+    if type(x) is np.ndarray and type(g) is np.ndarray and x.ndim == 2 and g.ndim == 2:
+        return x.T @ g
     xn, yn = np.ndim(x), np.ndim(y)
     if xn == 2 and yn == 2:
         return np.transpose(x) @ g
@@ -282,6 +292,8 @@ def finalize(b, x):
 
 def scalar_seed(y, name="the function"):
     """The seed ``1.0`` of reverse mode, after checking that ``y`` is a scalar."""
+    if type(y) is float or getattr(y, "ndim", None) == 0:
+        return 1.0
     if np.ndim(y) != 0 or isinstance(y, (list, tuple)):
         raise ValueError(
             f"grad requires {name} to return a scalar (a Python number or a 0-d array), "

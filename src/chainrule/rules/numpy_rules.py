@@ -93,7 +93,9 @@ _both(np.square, lambda g, ans, x: 2 * g * x)
 _both(np.reciprocal, lambda g, ans, x: -g * ans**2)
 _both(
     np.sinc,
-    lambda g, ans, x: g * np.where(x == 0, 0.0, (np.cos(np.pi * x) - ans) / np.where(x == 0, 1, x)),
+    lambda g, ans, x: g * np.where(  # at 0: the Taylor term, exact to second order
+        x == 0, -(np.pi**2) * x / 3, (np.cos(np.pi * x) - ans) / np.where(x == 0, 1, x)
+    ),
 )
 _both(np.deg2rad, lambda g, ans, x: g * (np.pi / 180))
 _both(np.radians, lambda g, ans, x: g * (np.pi / 180))
@@ -619,6 +621,19 @@ defjvp(
 defvjp(np.asarray, lambda g, ans, a, dtype=None, order=None: nested_unstack(g, a))
 defjvp(np.asarray, lambda g, ans, a, dtype=None, order=None: nested_stack(g))
 _both(np.copy, lambda g, ans, a, order="K", subok=False: g)
+if hasattr(np, "astype"):  # NumPy >= 2.1; a cast to an integer type drops the derivative
+    defvjp(
+        np.astype,
+        lambda g, ans, x, dtype, *, copy=True, device=None:
+            np.astype(g, np.result_type(x, 1.0)) if np.issubdtype(dtype, np.inexact)
+            else np.zeros_like(x, dtype=np.result_type(x, 1.0)),
+    )
+    defjvp(
+        np.astype,
+        lambda g, ans, x, dtype, *, copy=True, device=None:
+            np.astype(g, dtype) if np.issubdtype(dtype, np.inexact)
+            else np.zeros_like(ans, dtype=np.result_type(ans, 1.0)),
+    )
 
 # --------------------------------------------------------------------------- non-differentiable
 

@@ -72,11 +72,14 @@ def _why(rec: Recorder, source: Any, targets: list[Any]) -> str:
                     "Tensor: it was computed outside the tape (NumPy arrays and Python numbers "
                     "are not recorded)")
     reach = _descendants(rec, uid)
-    for eid, how, where in rec.escapes:
-        if eid in reach:
-            what = "it" if eid == uid else "a value computed from it"
-            return (f"{what} left the tape through {how} at {where}; NumPy arrays and Python "
-                    "numbers are not recorded, so keep the computation on Tensors")
+    exits = list(dict.fromkeys((how, where, eid == uid) for eid, how, where in rec.escapes
+                               if eid in reach))
+    if exits:
+        what = "it" if all(own for _, _, own in exits) else "a value computed from it"
+        ways = ", ".join(f"{how} at {where}" for how, where, _ in exits[:3])
+        more = f" (and {len(exits) - 3} more places)" if len(exits) > 3 else ""
+        return (f"{what} left the tape through {ways}{more}; NumPy arrays and Python numbers "
+                "are not recorded, so keep the computation on Tensors")
     for t in targets:
         if t._id in rec.paused_ids:
             op, where = rec.paused_ids[t._id]
