@@ -14,6 +14,9 @@ Guarantees:
 * Multi-output functions (``slogdet``, ``eigh``, ``svd``, ``qr``) receive a tuple ``g`` (one
   cotangent per output, zeros materialised) in reverse mode and return a tuple of output
   tangents in forward mode.
+* Multi-statement rules take NumPy's keyword-only parameters (``upper``, ``rtol``) as
+  ordinary ones, with the same names and defaults: NumPy never passes them positionally, and
+  generated code calls these rules with all arguments in order.
 * Eigen/singular vector rules divide by differences of eigen/singular values: they are
   exact for distinct values and infinite (not silently wrong) for repeated ones.
 """
@@ -70,7 +73,7 @@ defjvp(
 )
 
 
-def pinv_vjp(g, ans, a, rcond=None, hermitian=False, *, rtol=None):
+def pinv_vjp(g, ans, a, rcond=None, hermitian=False, rtol=None):
     pt = np.swapaxes(ans, -1, -2)
     gt = np.swapaxes(g, -1, -2)
     m, n = np.shape(a)[-2:]
@@ -81,7 +84,7 @@ def pinv_vjp(g, ans, a, rcond=None, hermitian=False, *, rtol=None):
     )
 
 
-def pinv_jvp(g, ans, a, rcond=None, hermitian=False, *, rtol=None):
+def pinv_jvp(g, ans, a, rcond=None, hermitian=False, rtol=None):
     pt = np.swapaxes(ans, -1, -2)
     gt = np.swapaxes(g, -1, -2)
     m, n = np.shape(a)[-2:]
@@ -122,7 +125,7 @@ defjvp(np.linalg.matrix_power, matrix_power_jvp, None)
 # --------------------------------------------------------------------------- decompositions
 
 
-def cholesky_vjp(g, ans, a, *, upper=False):
+def cholesky_vjp(g, ans, a, upper=False):
     l = np.swapaxes(ans, -1, -2) if upper else ans
     gl = np.swapaxes(g, -1, -2) if upper else g
     half_diag = 1 - np.eye(np.shape(a)[-1]) / 2
@@ -131,7 +134,7 @@ def cholesky_vjp(g, ans, a, *, upper=False):
     return symmetrize_tri_adjoint(np.swapaxes(linv, -1, -2) @ phi @ linv, not upper)
 
 
-def cholesky_jvp(g, ans, a, *, upper=False):
+def cholesky_jvp(g, ans, a, upper=False):
     l = np.swapaxes(ans, -1, -2) if upper else ans
     half_diag = 1 - np.eye(np.shape(a)[-1]) / 2
     linv = np.linalg.inv(l)
