@@ -392,6 +392,8 @@ case(np.sort, lambda r: (distinct(r, 3, 4),), axis=None, label="flattened")
 case(np.take, lambda r: (normal(r, 3, 4), [2, 0, 2]), axis=1, label="axis=1 repeated")
 case(np.take, lambda r: (normal(r, 3, 4), np.array([[0, 11], [5, 5]])), label="flattened")
 case(np.take, lambda r: (normal(r, 3, 4), -1), axis=0, label="negative index")
+case(np.take, lambda r: (normal(r, 3, 4), [-1, 5, 1]), axis=1, mode="clip", label="mode=clip")
+case(np.take, lambda r: (normal(r, 3, 4), [[-1, 13]]), mode="wrap", label="flattened mode=wrap")
 case(np.take_along_axis, lambda r: (distinct(r, 3, 4), np.array([[0, 3], [1, 1], [2, 0]]), 1),
      label="axis=1")
 case(np.take_along_axis, lambda r: (normal(r, 4, 3), np.array([[0, 3, 1]]), 0), label="axis=0")
@@ -518,6 +520,10 @@ _MATH_DOMAINS: list[tuple[Any, float, float]] = [
 ]
 for _fn, _lo, _hi in _MATH_DOMAINS:
     case(_fn, lambda r, lo=_lo, hi=_hi: (scalar(r, lo, hi),))
+if hasattr(math, "cbrt"):
+    case(math.cbrt, lambda r: (scalar(r, 0.3, 2),), label="positive")
+    case(math.cbrt, lambda r: (scalar(r, -2, -0.3),), label="negative")
+    case(math.exp2, lambda r: (scalar(r, -2, 2),))
 case(math.fabs, lambda r: (scalar(r, -2, -0.3),), label="negative")
 case(math.log, lambda r: (scalar(r, 0.5, 3), scalar(r, 1.5, 4)), argnums=(0, 1), label="base")
 case(math.atan2, lambda r: (scalar(r), scalar(r, -2, -0.5)), argnums=(0, 1))

@@ -579,10 +579,15 @@ def pad_slices(array, pad_width, mode="constant"):
     )
 
 
-def take_index(a, indices, axis=None):
-    """An index with ``a[index] == np.take(a, indices, axis)``."""
+def take_index(a, indices, axis=None, mode="raise"):
+    """An index with ``a[index] == np.take(a, indices, axis, mode=mode)``."""
+    n = np.size(a) if axis is None else np.shape(a)[axis]
+    if mode == "clip":
+        indices = np.clip(indices, 0, n - 1)
+    elif mode == "wrap" or axis is None:
+        indices = np.mod(indices, n)
     if axis is None:
-        return np.unravel_index(np.mod(indices, np.size(a)), np.shape(a))
+        return np.unravel_index(indices, np.shape(a))
     return (slice(None),) * (axis % np.ndim(a)) + (indices,)
 
 

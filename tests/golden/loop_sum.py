@@ -4,9 +4,8 @@ def grad_loop_sum(x, w):
     s = 0.0
     t3 = None
     for i in range(3):
-        t1 = w[i]
         stack.append(t3)
-        t3 = np.tanh(x * t1)
+        t3 = np.tanh(x * w[i])
         s = s + np.sum(t3)
     b_s = scalar_seed(s, 'loop_sum')
     b_w = zeros_like(w)

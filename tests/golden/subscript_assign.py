@@ -4,10 +4,8 @@ def grad_subscript_assign(x):
     y = np.zeros(3)
     t3 = None
     for i in range(3):
-        t1 = x[i]
-        t2 = x[i]
         stack.append(t3)
-        t3 = t1 * t2
+        t3 = x[i] * x[i]
         stack.append(snapshot(y[i]))
         y[i] = t3
     t4 = y * x

@@ -16,6 +16,11 @@ Guarantees:
 * Derivatives at non-differentiable points (``abs`` at 0, ties of ``max``, ``sort`` or
   ``clip`` at a bound) are a subgradient: the one the formula gives.
 
+Not covered (the rules raise or the engines reject the keyword): ``where=``/``initial=`` of
+reductions, ``np.average(..., returned=True)``, ``prepend``/``append`` of ``np.diff``, the
+reverse mode of non-constant ``np.pad`` modes, ``np.einsum`` in sublist form, and derivatives
+of ``prod``/``cumprod`` at zero entries.
+
 Conventions: a list argument (``np.concatenate``'s ``arrays``) has a list cotangent; a
 multi-output function (the ``np.split`` family) receives a tuple ``g`` in reverse mode and
 returns a tuple of output tangents in forward mode.
@@ -441,10 +446,13 @@ defjvp(
 # --------------------------------------------------------------------------- shape
 
 defvjp(
-    np.reshape, lambda g, ans, a, shape=None, order="C": np.reshape(g, np.shape(a), order=order)
+    np.reshape,
+    lambda g, ans, a, shape=None, order="C", *, copy=None: np.reshape(g, np.shape(a), order=order),
 )
 defjvp(
-    np.reshape, lambda g, ans, a, shape=None, order="C": np.reshape(g, np.shape(ans), order=order)
+    np.reshape,
+    lambda g, ans, a, shape=None, order="C", *, copy=None:
+        np.reshape(g, np.shape(ans), order=order),
 )
 defvjp(np.ravel, lambda g, ans, a, order="C": np.reshape(g, np.shape(a), order=order))
 defjvp(np.ravel, lambda g, ans, a, order="C": np.ravel(g, order=order))
@@ -572,25 +580,26 @@ defjvp(
 
 defvjp(
     np.sort,
-    lambda g, ans, a, axis=-1, kind=None, order=None: np.reshape(
+    lambda g, ans, a, axis=-1, kind=None, order=None, *, stable=None: np.reshape(
         np.take_along_axis(g, np.argsort(np.argsort(a, axis=axis), axis=axis), axis=axis),
         np.shape(a),
     ),
 )
 defjvp(
     np.sort,
-    lambda g, ans, a, axis=-1, kind=None, order=None:
+    lambda g, ans, a, axis=-1, kind=None, order=None, *, stable=None:
         np.take_along_axis(g, np.argsort(a, axis=axis), axis=axis),
 )
 defvjp(
     np.take,
     lambda g, ans, a, indices, axis=None, out=None, mode="raise":
-        getitem_adjoint(g, a, take_index(a, indices, axis)),
+        getitem_adjoint(g, a, take_index(a, indices, axis, mode)),
     None,
 )
 defjvp(
     np.take,
-    lambda g, ans, a, indices, axis=None, out=None, mode="raise": np.take(g, indices, axis),
+    lambda g, ans, a, indices, axis=None, out=None, mode="raise":
+        np.take(g, indices, axis, mode=mode),
     None,
 )
 defvjp(
@@ -618,8 +627,14 @@ defjvp(
     lambda g, ans, object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0:
         np.reshape(nested_stack(g), np.shape(ans)),
 )
-defvjp(np.asarray, lambda g, ans, a, dtype=None, order=None: nested_unstack(g, a))
-defjvp(np.asarray, lambda g, ans, a, dtype=None, order=None: nested_stack(g))
+defvjp(
+    np.asarray,
+    lambda g, ans, a, dtype=None, order=None, *, device=None, copy=None: nested_unstack(g, a),
+)
+defjvp(
+    np.asarray,
+    lambda g, ans, a, dtype=None, order=None, *, device=None, copy=None: nested_stack(g),
+)
 _both(np.copy, lambda g, ans, a, order="K", subok=False: g)
 if hasattr(np, "astype"):  # NumPy >= 2.1; a cast to an integer type drops the derivative
     defvjp(

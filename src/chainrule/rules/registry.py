@@ -10,6 +10,11 @@ Guarantees:
   exactly as the primitive receives them; it returns the cotangent of argument ``i``.
   A JVP rule has the same signature where ``g`` is the tangent of argument ``i``; it returns
   that argument's contribution to the output tangent.
+* Rule parameters after ``g, ans`` mirror the primitive's parameters by name and default;
+  the engines bind the user's arguments to them by name (keyword-only ones by keyword).
+* A multi-output primitive (``np.linalg.eigh``, ``np.split``, ...) receives a tuple ``g``,
+  one cotangent per output with zeros materialised, and its JVP rules return a tuple of
+  output tangents. A list argument has a list cotangent.
 * Broadcasting is undone in one place: primitives registered with ``broadcasts=True`` (all
   binary ufuncs by default) have every VJP result passed through
   :func:`chainrule.runtime.unbroadcast` by the engines, and every JVP contribution through

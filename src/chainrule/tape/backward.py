@@ -7,26 +7,31 @@ Guarantees:
   skipped. Each input that needs a gradient gets ``prim.vjp(i).fn(g, ans, *args, **kwargs)``,
   passed through :func:`chainrule.runtime.unbroadcast` when the primitive broadcasts. A
   missing rule raises :class:`~chainrule.MissingRuleError` (from ``Primitive.vjp``).
-* Multi-output primitives receive a tuple cotangent with zeros in place of missing ones.
+* Multi-output primitives receive a tuple cotangent (nested like their output) with zeros in
+  place of missing ones.
 * Rules are only called for inputs that lead to a requested source: watched values that are
   not sources, and everything computed only from them, are pruned first.
 * Fast path: with no tape recording in this thread, rules run on the raw NumPy values.
   Recorded path (``slow=True``): rule bodies run on Tensors carrying the tape ids of the
   primal values, so the recording tapes (outer ones, or this one when it is persistent and
   still recording) record the backward pass itself; that gives higher-order derivatives.
-  There, calls to plain-Python primitives inside rule bodies (the ``chainrule.runtime``
-  helpers) are recorded as those primitives rather than run on Tensors.
+  There, calls inside rule bodies to primitives that NumPy cannot dispatch to Tensors (the
+  ``chainrule.runtime`` helpers, ``math`` functions, ``float``) are recorded as those
+  primitives rather than run on Tensors.
 * Cotangents are summed with ``+`` into new values; nothing is updated in place.
 """
 
 from __future__ import annotations
 
+import builtins
 import types
 from typing import Any
 
+import numpy as np
+
 from ..rules import primitive_of
 from ..runtime import unbroadcast, zeros_like
-from .record import _wrap_out, apply
+from .record import _wrap_out, apply, nest_like, out_leaves
 from .state import Recorder
 from .tensor import Tensor, _TensorLike, wrap
 
@@ -55,7 +60,8 @@ def backward(rec: Recorder, seeds: dict[int, Any], wanted: set[int],
             for o, g in zip(oid, gs, strict=True):
                 if o in wanted and g is not None:
                     results[o] = g
-            g = tuple(_zeros(o, slow) if g is None else g for o, g in zip(out, gs, strict=True))
+            g = nest_like(out, (_zeros(v, slow) if g is None else g
+                                for v, g in zip(out_leaves(out), gs, strict=True)))
         else:
             g = grads.pop(oid, None)
             if g is None:
@@ -81,12 +87,16 @@ def backward(rec: Recorder, seeds: dict[int, Any], wanted: set[int],
                 fn = _recorded_rule(rule.fn) if slow else rule.fn
                 c_all = fn(g, ans, *args, **kwargs) if kwargs else fn(g, ans, *args)
                 last = argnum
-            if element < 0:
+            if element == -1:
                 c = c_all
                 if broadcasts and c is not None:
                     c = _unbroadcast(c, args[argnum], slow)
-            else:
-                c = c_all[element] if c_all is not None else None
+            else:  # an element of a sequence argument: the cotangent is a sequence too
+                c = c_all
+                for j in element if type(element) is tuple else (element,):
+                    if c is None:
+                        break
+                    c = c[j]
             if c is None:
                 continue
             old = grads.get(puid)
@@ -122,15 +132,16 @@ def _unbroadcast(c: Any, x: Any, slow: bool) -> Any:
 
 
 _RECORDED: dict[int, tuple[Any, Any]] = {}
-_WRAPPERS: dict[int, Any] = {}
+_WRAPPERS: dict[int, tuple[Any, Any]] = {}
 
 
 def _recorded_rule(fn: Any) -> Any:
     """``fn`` for the recorded path: the same code, with each global name that refers to a
-    plain-Python primitive (the :mod:`chainrule.runtime` helpers such as ``getitem_adjoint``)
-    rebound to a wrapper that records the call as that primitive. NumPy functions need no
-    such help (they dispatch to Tensors); the helpers do, because they may update arrays in
-    place internally, which a tape cannot record. Cached per rule."""
+    primitive NumPy cannot dispatch to Tensors (the :mod:`chainrule.runtime` helpers such as
+    ``getitem_adjoint``, which may update arrays in place internally; ``math`` functions and
+    ``float``, which would turn a Tensor into a Python number) rebound to a wrapper that
+    records the call as that primitive; modules other than NumPy's (``math``) are seen
+    through a proxy that does the same for their attributes. Cached per rule."""
     hit = _RECORDED.get(id(fn))
     if hit is not None and hit[0] is fn:
         return hit[1]
@@ -138,8 +149,13 @@ def _recorded_rule(fn: Any) -> Any:
     code = getattr(fn, "__code__", None)
     namespace = getattr(fn, "__globals__", None)
     if code is not None and namespace is not None:
-        swaps = {name: _recording(namespace[name]) for name in _global_names(code)
-                 if _is_python_primitive(namespace.get(name))}
+        swaps = {}
+        for name in _global_names(code):
+            obj = namespace[name] if name in namespace else getattr(builtins, name, None)
+            if isinstance(obj, types.ModuleType) and not obj.__name__.startswith("numpy"):
+                swaps[name] = _RecordingModule(obj)
+            elif _needs_recording(obj):
+                swaps[name] = _recording(obj)
         if swaps:
             new = types.FunctionType(code, {**namespace, **swaps}, fn.__name__,
                                      fn.__defaults__, fn.__closure__)
@@ -156,18 +172,39 @@ def _global_names(code: types.CodeType) -> set[str]:
     return names
 
 
-def _is_python_primitive(obj: Any) -> bool:
-    return isinstance(obj, types.FunctionType) and primitive_of(obj) is not None
+def _needs_recording(obj: Any) -> bool:
+    """A differentiable primitive that NumPy's protocols or Python's operators do not route to
+    the tape by themselves."""
+    if obj is None or isinstance(obj, np.ufunc) or hasattr(obj, "_implementation"):
+        return False
+    if getattr(obj, "__module__", None) == "_operator" or obj in (builtins.abs, builtins.pow):
+        return False
+    prim = primitive_of(obj)
+    return prim is not None and not prim.nondiff
+
+
+class _RecordingModule:
+    """A module as the recorded backward pass sees it: its differentiable primitives record."""
+
+    def __init__(self, module: types.ModuleType) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._module, name)
+        return _recording(value) if _needs_recording(value) else value
 
 
 def _recording(fn: Any) -> Any:
-    wrapper = _WRAPPERS.get(id(fn))
-    if wrapper is None:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return apply(fn, args, kwargs)
+    """A function that records ``fn(*args, **kwargs)`` as the primitive ``fn`` (cached)."""
+    hit = _WRAPPERS.get(id(fn))
+    if hit is not None and hit[0] is fn:
+        return hit[1]
 
-        wrapper.__wrapped__ = fn  # type: ignore[attr-defined]
-        _WRAPPERS[id(fn)] = wrapper
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return apply(fn, args, kwargs)
+
+    wrapper.__wrapped__ = fn  # type: ignore[attr-defined]
+    _WRAPPERS[id(fn)] = (fn, wrapper)
     return wrapper
 
 

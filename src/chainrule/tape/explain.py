@@ -112,6 +112,10 @@ def _shape_dtype(v: Any) -> str:
     return text if len(text) <= 24 else text[:21] + "..."
 
 
+def _path(element: Any) -> tuple[int, ...]:
+    return element if type(element) is tuple else (element,)
+
+
 def to_dot(rec: Recorder) -> str:
     """The record as Graphviz DOT text (``dot -Tpng``): watched values as filled boxes,
     operations as ellipses labelled with the primitive, output shape and dtype, untracked
@@ -133,22 +137,18 @@ def to_dot(rec: Recorder) -> str:
         name = f"op{k}"
         label = f"{prim.name}\n{_shape_dtype(out)}"
         lines.append(f"  {name} [shape=ellipse, label={_quote(label)}];")
-        tracked = {(p[0], p[1]): p[2] for p in parents}
+        for argnum, element, puid in parents:
+            edge = str(argnum) if element == -1 else f"{argnum}{list(_path(element))}"
+            lines.append(f"  {names[puid]} -> {name} [label={_quote(edge)}];")
+        tracked_args = {p[0] for p in parents}
         for argnum, value in enumerate(args):
-            elements = (list(enumerate(value)) if any((argnum, j) in tracked
-                                                      for j in range(len(value)))
-                        else [(-1, value)]) if isinstance(value, (list, tuple)) else [(-1, value)]
-            for element, v in elements:
-                edge = str(argnum) if element < 0 else f"{argnum}[{element}]"
-                source = names.get(tracked.get((argnum, element), 0))
-                if source is not None:
-                    lines.append(f"  {source} -> {name} [label={_quote(edge)}];")
-                else:
-                    cname = f"c{consts}"
-                    consts += 1
-                    lines.append(f"  {cname} [shape=box, style=dashed, fontcolor=gray40, "
-                                 f"label={_quote('const ' + _shape_dtype(v))}];")
-                    lines.append(f"  {cname} -> {name} [style=dashed, label={_quote(edge)}];")
+            if argnum in tracked_args:
+                continue
+            cname = f"c{consts}"
+            consts += 1
+            lines.append(f"  {cname} [shape=box, style=dashed, fontcolor=gray40, "
+                         f"label={_quote('const ' + _shape_dtype(value))}];")
+            lines.append(f"  {cname} -> {name} [style=dashed, label={_quote(str(argnum))}];")
         for o in oid if type(oid) is tuple else (oid,):
             if o:
                 names[o] = name

@@ -66,7 +66,7 @@ def _mark_paused(paused: tuple[Recorder, ...], prim: Any, uids: list[int], oid: 
     for rec in paused:
         if any(u in rec.ids or u in rec.paused_ids for u in uids):
             if not oid:
-                oid = tuple(new_id() for _ in out) if _is_multi(out) else new_id()
+                oid = _new_ids(out)
             where = where or user_location()
             name = prim.name if isinstance(prim, Primitive) else qualified_name(prim)
             for o in (oid if type(oid) is tuple else (oid,)):
@@ -216,7 +216,7 @@ def apply(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None,
         return _wrap_out(out, 0)
     tapes, paused, _ = STATE.ctx
     multi = _is_multi(out)
-    floating = _any_differentiable(out) if multi else _differentiable(out)
+    floating = any(_differentiable(v) for v in out_leaves(out)) if multi else _differentiable(out)
     if not differentiable:
         if prim is None and floating and any(u[2] in rec.ids for rec in tapes for u in uids):
             raise _no_rule(fn, uids)
@@ -232,7 +232,7 @@ def apply(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None,
         if not parents:
             continue
         if not oid:
-            oid = tuple(new_id() if _differentiable(o) else 0 for o in out) if multi else new_id()
+            oid = _new_ids(out)
             node_args = tuple(vals)
         _record(rec, (prim, node_args, kwargs, tuple(args), parents, out, oid), oid)
     if paused and not oid:
@@ -240,42 +240,24 @@ def apply(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None,
     return _wrap_out(out, oid)
 
 
-def _unwrap_sequence(seq: Any, argnum: int, uids: list[tuple[int, int, int]]) -> Any:
-    """Raw values of a list/tuple argument; tracked elements go to ``uids``."""
+def _unwrap_sequence(seq: Any, argnum: int, uids: list[tuple[int, Any, int]],
+                     path: tuple[int, ...] = ()) -> Any:
+    """Raw values of a (nested) list/tuple argument; each tracked element goes to ``uids`` as
+    ``(argnum, element, id)``, ``element`` being its index (an int one level deep, a tuple of
+    indices deeper): the argument's cotangent has the same nesting."""
     if not any(isinstance(e, _TensorLike) or type(e) in (list, tuple) for e in seq):
         return seq
     out = []
     for j, e in enumerate(seq):
-        if type(e) is Tensor:
-            out.append(e._value)
-            if e._id:
-                uids.append((argnum, j, e._id))
-        elif isinstance(e, _TensorLike):
-            out.append(e._read())
-            uids.append((argnum, j, e._id))
-        elif type(e) in (list, tuple):
-            out.append(_unwrap_nested(e))
-        else:
-            out.append(e)
-    return type(seq)(out) if type(seq) is tuple else out
-
-
-def _unwrap_nested(seq: Any) -> Any:
-    """Values of a sequence nested two levels deep (no gradient flows there)."""
-    out = []
-    for e in seq:
         if isinstance(e, _TensorLike):
-            if e._id and any(e._id in rec.ids for rec in STATE.ctx[0]):
-                raise MissingRuleError(
-                    "a tracked tensor is nested two sequences deep in an argument; gradients "
-                    "only flow through tensors that are arguments or elements of a list/tuple "
-                    "argument (stack or concat the inner lists first)")
-            out.append(e._value)
+            out.append(e._value if type(e) is Tensor else e._read())
+            if e._id:
+                uids.append((argnum, (*path, j) if path else j, e._id))
         elif type(e) in (list, tuple):
-            out.append(_unwrap_nested(e))
+            out.append(_unwrap_sequence(e, argnum, uids, (*path, j)))
         else:
             out.append(e)
-    return type(seq)(out) if type(seq) is tuple else out
+    return tuple(out) if type(seq) is tuple else out
 
 
 _SIGNATURES: dict[int, Any] = {}
@@ -327,34 +309,51 @@ def _is_multi(out: Any) -> bool:
     return isinstance(out, (tuple, list))
 
 
+def out_leaves(out: Any) -> list[Any]:
+    """The values of a multi-output result, depth first (outputs may be nested lists)."""
+    if isinstance(out, (tuple, list)):
+        return [leaf for item in out for leaf in out_leaves(item)]
+    return [out]
+
+
+def nest_like(out: Any, leaves: Any) -> Any:
+    """``leaves`` (an iterator) arranged like ``out``, sequences as tuples: the structure of a
+    multi-output primitive's cotangent."""
+    if isinstance(out, (tuple, list)):
+        return tuple(nest_like(item, leaves) for item in out)
+    return next(leaves)
+
+
 def _differentiable(v: Any) -> bool:
     dtype = getattr(v, "dtype", None)
     return dtype is not None and dtype.kind in _FLOAT_KINDS
 
 
-def _any_differentiable(out: Any) -> bool:
-    return any(_differentiable(o) for o in out)
-
-
-def _wrap_one(v: Any, uid: int) -> Any:
-    if isinstance(v, (np.ndarray, np.generic)):
-        return wrap(v, uid)
-    return v
+def _new_ids(out: Any) -> Any:
+    """The output id of a result: one id, or a tuple of ids (0 for integer values) over the
+    leaves of a multi-output result."""
+    if _is_multi(out):
+        return tuple(new_id() if _differentiable(v) else 0 for v in out_leaves(out))
+    return new_id()
 
 
 def _wrap_out(out: Any, oid: Any) -> Any:
-    """Tensors in place of the arrays of ``out`` (a value, or a tuple/namedtuple/list)."""
-    if isinstance(out, (np.ndarray, np.generic)):
-        return wrap(out, oid)
-    if isinstance(out, (tuple, list)):
-        ids = oid if type(oid) is tuple else (0,) * len(out)
-        items = [_wrap_one(v, i) for v, i in zip(out, ids, strict=True)]
-        if type(out) is list:
-            return items
-        if type(out) is tuple:
-            return tuple(items)
-        return type(out)(*items)  # a namedtuple such as EighResult
-    return out
+    """Tensors in place of the arrays of ``out`` (a value, or nested tuples/namedtuples/lists
+    of values; ``oid`` is then a tuple over their leaves)."""
+    if not _is_multi(out):
+        return wrap(out, oid) if isinstance(out, (np.ndarray, np.generic)) else out
+    ids = iter(oid) if type(oid) is tuple else None
+
+    def build(v: Any) -> Any:
+        if isinstance(v, (tuple, list)):
+            items = [build(e) for e in v]
+            if type(v) is list:
+                return items
+            return tuple(items) if type(v) is tuple else type(v)(*items)  # namedtuples too
+        uid = next(ids) if ids is not None else 0
+        return wrap(v, uid) if isinstance(v, (np.ndarray, np.generic)) else v
+
+    return build(out)
 
 
 def _no_rule(fn: Any, uids: list[tuple[int, int, int]]) -> MissingRuleError:

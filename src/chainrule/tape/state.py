@@ -11,7 +11,8 @@ Guarantees:
   the primitive, the raw argument values exactly as the primitive received them, its keyword
   arguments (``None`` when there are none), the original argument objects (Tensors keep their
   ids, needed when the backward pass is itself recorded), ``parents`` as ``(argnum, element,
-  id)`` triples (``element`` is ``-1`` unless the argument is a sequence of tensors), the raw
+  id)`` triples (``element`` is ``-1`` for a tensor argument, else the index of the tensor in
+  a list/tuple argument: an int, or a tuple of indices in nested lists), the raw
   output and the output id (a tuple of ids for multi-output primitives). Nodes are appended
   in execution order, which is a topological order.
 """

@@ -55,6 +55,10 @@ class Marker:
         return gast.Expr(value=gast.Constant(value=f"__restore__{stmt_id}", kind=None))
 
     @staticmethod
+    def recompute(stmt_id: int) -> Any:
+        return gast.Expr(value=gast.Constant(value=f"__recompute__{stmt_id}", kind=None))
+
+    @staticmethod
     def remat(loop_id: int) -> Any:
         return gast.Expr(value=gast.Constant(value=f"__remat__{loop_id}", kind=None))
 
@@ -191,9 +195,13 @@ class ReverseGen:
                 name(self.ns.bind(f"{p}_default", default))
         if tpl.expr is None:
             fn_name = self.ns.bind_rule(rule, prim)
-            call_args = [mapping[params[0]], mapping[params[1]]] + [mapping[p] for p in rest] \
-                + extra
-            return call(name(fn_name), *call_args)
+            positional_params = [p for p in rest if p not in tpl.kwonly]
+            call_args = [mapping[params[0]], mapping[params[1]]] + \
+                [mapping[p] for p in positional_params] + extra
+            node = call(name(fn_name), *call_args)
+            node.keywords = [gast.keyword(arg=p, value=mapping[p]) for p in rest
+                             if p in tpl.kwonly]
+            return node
         if tpl.varargs is not None:
             mapping[tpl.varargs] = gast.Tuple(elts=extra, ctx=gast.Load())
         for free, obj in tpl.free.items():
@@ -240,7 +248,7 @@ class ReverseGen:
             if active_ops and self.active(t) and callee is not None:
                 self.check_callee(callee, s, active_ops)
             defined.discard(t)
-            return restore
+            return restore + [Marker.recompute(id(s))]
         if callee is not None:
             self.check_callee(callee, s, active_ops)
         self_ref = t in names
@@ -250,6 +258,7 @@ class ReverseGen:
         pre, contribs = self.contributions(s, t, value, callee, ans)
         out: list[Any] = [self.header(s)]
         if not self_ref:
+            out.append(Marker.recompute(id(s)))
             out += pre
             self.emit_contribs(out, defined, contribs)
             defined.discard(t)
@@ -258,7 +267,7 @@ class ReverseGen:
             captured = self.namer.fresh(t.lstrip("_") + "_new")
             out.append(assign(captured, name(t)))
             contribs = [(v, substitute(e, {_ANS: name(captured)}), k) for v, e, k in contribs]
-        out += pre + restore
+        out += pre + restore + [Marker.recompute(id(s))]
         self.emit_contribs(out, defined, [c for c in contribs if c[0] != t])
         own = [self.full(c) for c in contribs if c[0] == t]
         if own:
@@ -405,6 +414,9 @@ class ReverseGen:
         return pre, [(bound[p].id, name(r), None) for r, p in zip(results, active_params)]
 
     def assign_item(self, s: Any, target: Any, defined: set[str]) -> list[Any]:
+        return [Marker.recompute(id(s))] + self._assign_item(s, target, defined)
+
+    def _assign_item(self, s: Any, target: Any, defined: set[str]) -> list[Any]:
         a = target.value.id
         restore = [Marker.restore(id(s))]
         if not self.active(a) or a not in defined:
@@ -420,6 +432,9 @@ class ReverseGen:
         return out + restore
 
     def expr_call(self, s: Any, defined: set[str]) -> list[Any]:
+        return [Marker.recompute(id(s))] + self._expr_call(s, defined)
+
+    def _expr_call(self, s: Any, defined: set[str]) -> list[Any]:
         value = s.value
         names, callee = operand_names(value, self.ctx, self.local_names)
         if callee is None or callee.kind != "append":

@@ -45,6 +45,90 @@ def _mutated_names(body: list[Any]) -> set[str]:
     return out
 
 
+def _mutated_in_place(body: list[Any]) -> set[str]:
+    out: set[str] = set()
+    for s in body:
+        for sub in gast.walk(s):
+            if isinstance(sub, gast.Subscript) and isinstance(sub.ctx, gast.Store) and \
+                    isinstance(sub.value, gast.Name):
+                out.add(sub.value.id)
+            elif isinstance(sub, gast.Call) and isinstance(sub.func, gast.Attribute) and \
+                    isinstance(sub.func.value, gast.Name):
+                out.add(sub.func.value.id)
+    return out
+
+
+def find_recompute(body: list[Any], needed: set[str], sites: dict[str, int], shapes: Any
+                   ) -> tuple[dict[int, list[Any]], set[str]]:
+    """Scalar arithmetic in loops, ``t = a op b``, recomputed in the adjoint instead of saved.
+
+    Saving a scalar costs a push and a pop per iteration; recomputing it costs one float
+    operation. Arrays are always saved (recomputing them costs as much as computing them).
+    Applies when ``t`` is a Python scalar (shape analysis), is assigned once inside a loop,
+    its uses follow it in the same block, and no
+    statement from its definition up to its last use changes ``a`` or ``b`` (the last use
+    may, when it reads its own target: its old value is restored first). The recomputation
+    is placed at the start of the adjoint of the last use, where ``a`` and ``b`` again hold
+    the values they had when ``t`` was computed.
+    """
+    plan: dict[int, list[Any]] = {}
+    names: set[str] = set()
+    in_place = _mutated_in_place(body)
+
+    def visit(stmts: list[Any], in_loop: bool) -> None:
+        for k, s in enumerate(stmts):
+            for field in ("body", "orelse"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list):
+                    visit(inner, in_loop or isinstance(s, (gast.For, gast.While)))
+            if not in_loop or not (isinstance(s, gast.Assign)
+                                   and isinstance(s.targets[0], gast.Name)):
+                continue
+            t = s.targets[0].id
+            value = s.value
+            if t not in needed or sites.get(t, 0) != 1:
+                continue
+            if shapes is None or not shapes.same(shapes.result.get(id(s)), "scalar"):
+                continue
+            if not isinstance(getattr(value, "op", None), (gast.Add, gast.Sub, gast.Mult,
+                                                           gast.Div, gast.USub, gast.UAdd)):
+                continue
+            if isinstance(value, gast.BinOp):
+                atoms = [value.left, value.right]
+            elif isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub,
+                                                                          gast.UAdd)):
+                atoms = [value.operand]
+            else:
+                continue
+            if not all(isinstance(a, (gast.Name, gast.Constant)) for a in atoms):
+                continue
+            deps = {a.id for a in atoms if isinstance(a, gast.Name)}
+            if t in deps or t in in_place or deps & (in_place | names):
+                continue
+            uses = [j for j in range(k + 1, len(stmts)) if t in names_loaded(stmts[j])]
+            if not uses or any(t in names_loaded(stmts[j]) for j in range(uses[-1] + 1,
+                                                                         len(stmts))):
+                continue
+            last = uses[-1]
+            between = stmts[k + 1:last]
+            if any(not isinstance(u, (gast.Assign, gast.Expr)) for u in stmts[k + 1:last + 1]):
+                continue
+            if any(set(names_stored(u)) & deps for u in between):
+                continue
+            u = stmts[last]
+            if isinstance(u, gast.Assign) and isinstance(u.targets[0], gast.Name):
+                target = u.targets[0].id
+                if target in deps and target not in names_loaded(u.value):
+                    continue
+            elif set(names_stored(u)) & deps:
+                continue
+            plan.setdefault(id(u), []).append(s)
+            names.add(t)
+
+    visit(body, False)
+    return plan, names
+
+
 def find_remat(body: list[Any], needed: set[str], sites: dict[str, int]
                ) -> tuple[dict[int, list[Any]], set[str]]:
     """Loop-body reads ``t = a[i]`` of arrays that never change, indexed by the loop variable
@@ -88,6 +172,8 @@ class _Saves:
         self.needed: set[str] = set()
         self.remat: dict[int, list[Any]] = {}
         self.remat_names: set[str] = set()
+        self.recompute: dict[int, list[Any]] = {}
+        self.recompute_names: set[str] = set()
 
     def push(self, value: Any) -> Any:
         self.used = True
@@ -106,7 +192,7 @@ class _Saves:
                     self.sites[sub.target.id] = self.sites.get(sub.target.id, 0) + 1
 
     def must_save(self, v: str, in_loop: bool, bound: set[str]) -> bool:
-        if v not in self.needed or v in self.remat_names:
+        if v not in self.needed or v in self.remat_names or v in self.recompute_names:
             return False
         if in_loop:
             return True
@@ -212,6 +298,10 @@ class _Saves:
             if rid is not None:
                 out += self.restores.get(rid, [])
                 continue
+            rid = _marker_id(s, "__recompute__")
+            if rid is not None:
+                out += [clone(u) for u in self.recompute.get(rid, [])]
+                continue
             rid = _marker_id(s, "__remat__")
             if rid is not None:
                 out += [clone(u) for u in self.remat.get(rid, [])]
@@ -232,8 +322,11 @@ def place_saves(gen: ReverseGen, body: list[Any], adjoint: list[Any], primal_loc
     saves.needed = {n for n in loads if n in primal_locals}
     saves.count_sites(body)
     saves.remat, saves.remat_names = find_remat(body, saves.needed, saves.sites)
+    saves.recompute, saves.recompute_names = find_recompute(body, saves.needed, saves.sites,
+                                                            gen.shapes)
     primal = saves.block(body, False, set(gen.param_names), None, set())
     adjoint = saves.fill(adjoint)
+    rebuilt = saves.recompute_names | saves.remat_names  # the adjoint computes these itself
     needed = [n for n in names_loaded(gast.Module(body=adjoint, type_ignores=[]))
-              if n in primal_locals or n == stack]
+              if (n in primal_locals or n == stack) and n not in rebuilt]
     return primal, adjoint, saves.used, needed
