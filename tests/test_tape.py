@@ -318,6 +318,12 @@ def test_function_without_a_rule_raises_when_watched_and_runs_otherwise():
         assert np.shape(x) == (3,) and np.ndim(x) == 1  # structural results never raise
     with pytest.raises(TypeError, match="immutable"):
         np.add(x, 1.0, out=x)
+    with cr.GradientTape() as tape:
+        tape.watch(x)
+        with pytest.raises(cr.MissingRuleError, match="add.at"):
+            np.add.at(np.zeros(3), [0, 1], x[:2])
+        with pytest.raises(cr.MissingRuleError, match="numpy.add"):
+            np.add(x, 1.0, out=np.zeros(3))
 
 
 def test_non_differentiable_primitives_return_untracked_tensors():

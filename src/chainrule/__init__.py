@@ -5,7 +5,19 @@ derivative code (:func:`grad`, :func:`value_and_grad`, :func:`vjp`, ...) and an 
 :class:`GradientTape` with TensorFlow 2's API.
 """
 
-from .api import elementwise_grad, grad, source, value_and_grad, vjp
+from .api import (
+    elementwise_grad,
+    grad,
+    hessian,
+    hvp,
+    jacfwd,
+    jacrev,
+    jvp,
+    make_jvp,
+    source,
+    value_and_grad,
+    vjp,
+)
 from .errors import MissingRuleError, TransformError, UnconnectedGradientError
 from .rules import defattr, defjvp, defmethod, defvjp, nondifferentiable
 from .testing import check_grads
@@ -83,6 +95,12 @@ __all__ = [
     "check_grads",
     "elementwise_grad",
     "grad",
+    "hessian",
+    "hvp",
+    "jacfwd",
+    "jacrev",
+    "jvp",
+    "make_jvp",
     "source",
     "value_and_grad",
     "vjp",

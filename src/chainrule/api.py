@@ -22,7 +22,8 @@ from .transform.generate import Request, prepare
 from .transform.parse import parse_function
 from .transform.stages import stage_source
 
-__all__ = ["grad", "value_and_grad", "vjp", "elementwise_grad", "source"]
+__all__ = ["grad", "value_and_grad", "vjp", "elementwise_grad", "source", "jvp", "make_jvp",
+           "jacfwd", "jacrev", "hessian", "hvp"]
 
 _CACHE: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
 _LOCK = threading.RLock()
@@ -208,3 +209,7 @@ def source(fn: Callable[..., Any], standalone: bool = False, stage: str | None =
         return "\n\n".join(g.source for g in request.generated)
     helpers = [g.source for g in request.generated if g is not main]
     return "\n\n".join(helpers + [main.source])
+
+
+# Forward mode and higher-order derivatives (defined in forward_api, which uses this module).
+from .forward_api import hessian, hvp, jacfwd, jacrev, jvp, make_jvp  # noqa: E402

@@ -97,7 +97,7 @@ def _fit(tangent: Any, out: Any) -> Any:
     if type(out) is tuple:
         if tangent is None:
             tangent = (None,) * len(out)
-        return tuple(_fit(t, o) for t, o in zip(tangent, out))
+        return tuple(_fit(t, o) for t, o in zip(tangent, out, strict=True))
     if tangent is None:
         return forward_runtime.zero_tangent(out)
     if isinstance(out, np.ndarray) and np.shape(tangent) != out.shape:
@@ -124,12 +124,12 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
     if len(primals) > n:
         raise TypeError(f"chainrule.jvp: {fun.__name__} takes {n} positional arguments but "
                         f"{len(primals)} primals were given")
-    for i, (p, t) in enumerate(zip(primals, tangents)):
+    for i, (p, t) in enumerate(zip(primals, tangents, strict=True)):
         if t is not None and np.shape(p) != np.shape(t):
             raise ValueError(f"chainrule.jvp: tangent {i} has shape {np.shape(t)} but its "
                              f"primal has shape {np.shape(p)}")
     fn = make_jvp(fun, tuple(range(len(primals))))
-    out, tangent = fn(*primals, **dict(zip(fn.__chainrule_tangents__, tangents)))
+    out, tangent = fn(*primals, **dict(zip(fn.__chainrule_tangents__, tangents, strict=True)))
     return out, _fit(tangent, out)
 
 
@@ -157,7 +157,7 @@ def _driver(fun: Any, prep: Prepared, out_name: str, doc: str, lines: list[str],
 def _cells(fn: Any) -> dict[str, Any]:
     if fn is None or not getattr(fn, "__closure__", None):
         return {}
-    return dict(zip(fn.__code__.co_freevars, fn.__closure__))
+    return dict(zip(fn.__code__.co_freevars, fn.__closure__, strict=True))
 
 
 def _build_jacfwd(fun: Any, wrt: list[str], multiple: bool, kind: str,

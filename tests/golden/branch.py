@@ -16,7 +16,6 @@ def grad_branch(x, y):
         b_y = unbroadcast(b_z * x, y)
     else:
         # grad of: z = np.sin(x) + y
-        b_t1 = unbroadcast(b_z, t1)
         b_y = unbroadcast(b_z, y)
-        b_x = b_t1 * np.cos(x)
+        b_x = unbroadcast(b_z, t1) * np.cos(x)
     return (b_x, b_y)

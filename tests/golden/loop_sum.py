@@ -13,8 +13,7 @@ def grad_loop_sum(x, w):
     for i in reversed(range(3)):
         t1 = w[i]
         # grad of: s = s + np.sum(np.tanh(x * w[i]))
-        b_t3 = expand_reduced(b_s, t3, None, False)
-        b_t2 = b_t3 * (1 - t3 ** 2)
+        b_t2 = expand_reduced(b_s, t3, None, False) * (1 - t3 ** 2)
         t3 = stack.pop()
         b_x = b_x + unbroadcast(b_t2 * t1, x)
         b_t1 = unbroadcast(b_t2 * x, t1)

@@ -6,11 +6,8 @@ def grad_mlp(w1, w2, x):
     t4 = np.mean(t3)
     b_t4 = scalar_seed(t4, 'mlp')
     # grad of: return np.mean((h @ w2) ** 2)
-    b_t3 = expand_reduced(b_t4, t3, None, False) * (np.size(t4) / np.size(t3))
-    b_t2 = b_t3 * 2 * t2
-    b_h = matmul_adjoint_x(b_t2, h, w2)
+    b_t2 = expand_reduced(b_t4 * (np.size(t4) / np.size(t3)), t3, None, False) * 2 * t2
     b_w2 = matmul_adjoint_y(b_t2, h, w2)
     # grad of: h = np.tanh(x @ w1)
-    b_t1 = b_h * (1 - h ** 2)
-    b_w1 = matmul_adjoint_y(b_t1, x, w1)
+    b_w1 = matmul_adjoint_y(matmul_adjoint_x(b_t2, h, w2) * (1 - h ** 2), x, w1)
     return (b_w1, b_w2)

@@ -213,7 +213,7 @@ defjvp(
 defvjp(
     np.mean,
     lambda g, ans, a, axis=None, dtype=None, out=None, keepdims=False:
-        expand_reduced(g, a, axis, keepdims) * (np.size(ans) / np.size(a)),
+        expand_reduced(g * (np.size(ans) / np.size(a)), a, axis, keepdims),
 )
 defjvp(
     np.mean,
@@ -302,7 +302,7 @@ defjvp(
 
 def average_vjp_a(g, ans, a, axis=None, weights=None, returned=False, keepdims=False):
     if weights is None:
-        return expand_reduced(g, a, axis, keepdims) * (np.size(ans) / np.size(a))
+        return expand_reduced(g * (np.size(ans) / np.size(a)), a, axis, keepdims)
     w = weights_like(weights, a, axis)
     return expand_reduced(g, a, axis, keepdims) * w / np.sum(w, axis=axis, keepdims=True)
 

@@ -90,7 +90,13 @@ def backward(rec: Recorder, seeds: dict[int, Any], wanted: set[int],
             if element == -1:
                 c = c_all
                 if broadcasts and c is not None:
-                    c = _unbroadcast(c, args[argnum], slow)
+                    x = args[argnum]
+                    try:
+                        same = c.shape == x.shape
+                    except AttributeError:
+                        same = False
+                    if not same:
+                        c = apply(unbroadcast, (c, x)) if slow else unbroadcast(c, x)
             else:  # an element of a sequence argument: the cotangent is a sequence too
                 c = c_all
                 for j in element if type(element) is tuple else (element,):
@@ -120,15 +126,6 @@ def _needed(rec: Recorder, wanted: set[int]) -> set[int]:
                     needed.add(oid)
                 break
     return needed
-
-
-def _unbroadcast(c: Any, x: Any, slow: bool) -> Any:
-    try:
-        if c.shape == x.shape:
-            return c
-    except AttributeError:
-        pass
-    return apply(unbroadcast, (c, x)) if slow else unbroadcast(c, x)
 
 
 _RECORDED: dict[int, tuple[Any, Any]] = {}

@@ -53,13 +53,13 @@ def _why(rec: Recorder, source: Any, targets: list[Any]) -> str:
                         "Variable was never passed to tape.watch()")
             if others:
                 return (f"it is not on this tape at all: it was read while another tape "
-                        f"(created at {others[0].origin}) was recording, not this one "
-                        f"(created at {rec.origin})")
+                        f"(created at {others[0].where()}) was recording, not this one "
+                        f"(created at {rec.where()})")
             return ("it was never read by an operation while this tape was recording "
                     "(Variables are watched when an operation reads them inside the context)")
         if others:
             return (f"it is not on this tape at all: it is watched by another GradientTape "
-                    f"(created at {others[0].origin}), not this one (created at {rec.origin})")
+                    f"(created at {others[0].where()}), not this one (created at {rec.where()})")
         if uid:
             return ("it is not on this tape at all: it was recorded on a tape that has been "
                     "reset or released since")

@@ -30,7 +30,7 @@ from ..rules import primitive_of
 from ..rules.registry import Primitive, qualified_name
 from .state import STATE, Recorder, new_id, user_location
 
-__all__ = ["apply", "binary", "unary", "getitem"]
+__all__ = ["apply", "binary", "unary", "getitem", "lookup"]
 
 _new = object.__new__
 
@@ -174,6 +174,21 @@ def getitem(x: _TensorLike, index: Any) -> Tensor:
 
 
 _LOOKUP: Any = object()
+_PRIMS: dict[Any, Primitive] = {}
+
+
+def lookup(fn: Any) -> Primitive | None:
+    """``primitive_of(fn)``, remembered once found (registry entries are stable objects that
+    later registrations update in place, so a found entry never goes stale)."""
+    try:
+        prim = _PRIMS.get(fn)
+    except TypeError:  # an unhashable callable
+        return primitive_of(fn)
+    if prim is None:
+        prim = primitive_of(fn)
+        if prim is not None:
+            _PRIMS[fn] = prim
+    return prim
 
 
 def apply(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None,
@@ -185,7 +200,7 @@ def apply(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None,
     Returns Tensors in place of the NumPy arrays of the result (same container).
     """
     if prim is _LOOKUP:
-        prim = primitive_of(fn)
+        prim = lookup(fn)
     if kwargs:
         for v in kwargs.values():
             if isinstance(v, _TensorLike):
@@ -376,8 +391,16 @@ def _ufunc_other(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],
     if any(isinstance(o, _TensorLike) for o in outs):
         raise TypeError(f"numpy.{ufunc.__name__}: a Tensor cannot be an out= argument; "
                         "tensors are immutable")
-    if method == "at" and isinstance(inputs[0], _TensorLike):
-        raise TypeError(f"numpy.{ufunc.__name__}.at: tensors are immutable")
+    if method == "at":
+        if isinstance(inputs[0], _TensorLike):
+            raise TypeError(f"numpy.{ufunc.__name__}.at: tensors are immutable")
+        tapes = STATE.ctx[0]
+        if any(isinstance(a, _TensorLike) and a._id and any(a._id in r.ids for r in tapes)
+               for a in inputs):
+            raise MissingRuleError(
+                f"numpy.{ufunc.__name__}.at writes a watched tensor into a plain array in place, "
+                "which a tape cannot record; build the result with chainrule.where, "
+                "np.concatenate or indexing instead", construct=f"numpy.{ufunc.__name__}.at")
 
     def call(*vals: Any, **kw: Any) -> Any:
         return getattr(ufunc, method)(*vals, **kw)
@@ -406,7 +429,6 @@ _NEG = _prim(operator.neg)
 _POS = _prim(operator.pos)
 _ABS = _prim(operator.abs)
 _GETITEM = _prim(operator.getitem)
-
 
 
 # tensor.py and this module need each other's names; each imports the other's at its end, so

@@ -62,7 +62,7 @@ class Recorder:
         "escapes", "paused_ids", "origin", "__weakref__",
     )
 
-    def __init__(self, persistent: bool, watch_accessed: bool, origin: str) -> None:
+    def __init__(self, persistent: bool, watch_accessed: bool, origin: tuple[str, int]) -> None:
         self.ids: dict[int, int | None] = {}
         self.nodes: list[tuple[Any, ...]] = []
         self.leaves: dict[int, Any] = {}
@@ -74,8 +74,12 @@ class Recorder:
         self.escapes: list[tuple[int, str, str]] = []
         #: id -> ``(op name, where)`` of values computed from tracked ones while paused.
         self.paused_ids: dict[int, tuple[str, str]] = {}
-        self.origin = origin
+        self.origin = origin  # (file, line) where the GradientTape was created
         LIVE_RECORDERS.add(self)
+
+    def where(self) -> str:
+        """``file:line`` where the tape was created (for messages)."""
+        return f"{self.origin[0]}:{self.origin[1]}"
 
 
 #: Every recorder still referenced by a tape (for "it is on another tape" diagnostics).

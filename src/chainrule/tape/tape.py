@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import sys
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -35,9 +36,9 @@ from . import state
 from .backward import backward
 from .explain import explain_unconnected, to_dot
 from .record import apply
-from .state import STATE, Recorder, new_id, user_location
+from .state import STATE, Recorder, new_id
 from .tensor import _TensorLike, constant, wrap
-from .variable import Variable
+from .variable import Variable, watch_variable
 
 __all__ = ["GradientTape", "UnconnectedGradients", "tape_vjp"]
 
@@ -83,7 +84,8 @@ class GradientTape:
         self._rec: Recorder | None = None
         self._released = False
         self._watched_after_release: tuple[Variable, ...] = ()
-        self._origin = user_location()
+        caller = sys._getframe(1)
+        self._origin = (caller.f_code.co_filename, caller.f_lineno)
 
     # ------------------------------------------------------------- recording
     def _new_recorder(self) -> Recorder:
@@ -123,9 +125,7 @@ class GradientTape:
                 continue
             if isinstance(t, Variable):
                 if t._id not in rec.ids:
-                    rec.ids[t._id] = None
-                    rec.leaves[t._id] = t
-                    rec.variables[t._id] = t
+                    watch_variable(rec, t)
                 continue
             if not t._id:
                 t._id = new_id()

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from ..rules import primitive_of
 from ..rules.registry import (
     attr_function,
     method_function,
@@ -234,7 +233,7 @@ class _TensorLike:
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         if method != "__call__" or "out" in kwargs:
             return _ufunc_other(ufunc, method, inputs, kwargs)
-        prim = primitive_of(ufunc)
+        prim = lookup(ufunc)
         if prim is not None and not kwargs and not prim.nondiff and not prim.nondiff_args:
             if len(inputs) == 1:
                 return unary(ufunc, prim, inputs[0])
@@ -401,5 +400,6 @@ from .record import (  # noqa: E402
     apply,
     binary,
     getitem,
+    lookup,
     unary,
 )

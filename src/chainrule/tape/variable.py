@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..rules.registry import defjvp, defvjp
-from .record import unary
+from .record import _escape, unary
 from .state import STATE, new_id
 from .tensor import Tensor, _TensorLike
 
@@ -82,8 +82,14 @@ class Variable(_TensorLike):
 
     def numpy(self) -> Any:
         """A copy of the current value (a NumPy scalar for 0-d variables)."""
+        _escape(self, ".numpy()")
         value = self._value
         return value[()] if value.ndim == 0 else value.copy()
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """A copy of the current value (later assignments do not show through it)."""
+        _escape(self, "np.asarray()")
+        return np.array(self._value, dtype=dtype, copy=True)
 
     @property
     def trainable(self) -> bool:

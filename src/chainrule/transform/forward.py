@@ -127,7 +127,7 @@ def _signature(args: Any) -> inspect.Signature:
         has_default = i >= len(pos) - ndef
         params.append(inspect.Parameter(a.id, kind, default=0 if has_default else
                                         inspect.Parameter.empty))
-    for a, d in zip(args.kwonlyargs, args.kw_defaults):
+    for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True):
         params.append(inspect.Parameter(a.id, inspect.Parameter.KEYWORD_ONLY,
                                         default=0 if d is not None else inspect.Parameter.empty))
     return inspect.Signature(params)
@@ -136,7 +136,7 @@ def _signature(args: Any) -> inspect.Signature:
 def _cells(fn: Any) -> dict[str, Any]:
     if fn is None or not getattr(fn, "__closure__", None):
         return {}
-    return dict(zip(fn.__code__.co_freevars, fn.__closure__))
+    return dict(zip(fn.__code__.co_freevars, fn.__closure__, strict=True))
 
 
 def _comment(text: str) -> Any:
@@ -254,6 +254,18 @@ def diff_operands(value: Any, ctx: Context, local_names: set[str]
     if _is_pop(callee, value):
         return [value.func.value.id], callee
     return names, callee
+
+
+def _elementwise_names(expr: Any) -> set[str]:
+    """Names that reach ``expr``'s value through arithmetic operators only: the value of an
+    elementwise formula has (at least) the broadcast shape of these names."""
+    if isinstance(expr, gast.Name):
+        return {expr.id}
+    if isinstance(expr, gast.BinOp):
+        return _elementwise_names(expr.left) | _elementwise_names(expr.right)
+    if isinstance(expr, gast.UnaryOp):
+        return _elementwise_names(expr.operand)
+    return set()
 
 
 def _mutating_assignments(stmts: list[Any]) -> set[str]:
@@ -490,12 +502,38 @@ class ForwardGen:
             total = gast.BinOp(left=total, op=gast.Add(), right=c)
         if prim.broadcasts:
             others = [a for a in args if not (isinstance(a, gast.Name) and a.id in active_vars)]
+            spans = _elementwise_names(total)
             if not all(self.scalar(s, o) for o in others) and all(
-                    self.shapes.needs_unbroadcast(s, v) for v in active_vars):
+                    self.shapes.needs_unbroadcast(s, v) for v in active_vars) and not (
+                    t in spans or all(self.scalar(s, o) or o.id in spans for o in others)):
                 total = call(self.runtime("broadcast_like"), total, name(t))
         return total
 
     # ------------------------------------------------------------------ statements
+    def precheck(self, stmts: list[Any]) -> None:
+        """Raise reverse mode's error for unsupported calls, visiting statements in the order
+        reverse mode does (last first), so a function with several problems gets the same
+        message in both modes."""
+        for s in reversed(stmts):
+            if isinstance(s, gast.If):
+                self.precheck(s.body)
+                self.precheck(s.orelse)
+            elif isinstance(s, (gast.For, gast.While)):
+                self.precheck(s.body)
+            elif isinstance(s, (gast.Assign, gast.Expr)) and isinstance(
+                    s.value, (gast.Call, gast.ListComp, gast.GeneratorExp, gast.SetComp,
+                              gast.DictComp)):
+                names, callee = diff_operands(s.value, self.ctx, self.local_names)
+                if callee is None or _is_pop(callee, s.value) or \
+                        not any(self.active(n) for n in names):
+                    continue
+                if isinstance(s, gast.Expr) and callee.kind != "method_unknown":
+                    continue
+                target = s.targets[0] if isinstance(s, gast.Assign) else None
+                if isinstance(target, gast.Name) and not self.active(target.id):
+                    continue
+                self.check_callee(callee, s)
+
     def block(self, stmts: list[Any]) -> list[Any]:
         out: list[Any] = []
         for s in stmts:
@@ -776,6 +814,7 @@ class ForwardRequest:
             elif p in wrt and gen.active(p) and p in gen.written:
                 entry.append(assign(gen.tan(p), call(gen.runtime("snapshot"),
                                                      name(gen.tan(p)))))
+        gen.precheck(prep.fdef.body)
         main = gen.block(prep.fdef.body)
         ret = prep.ret
         if ret is None:

@@ -24,7 +24,7 @@ from .fence import fence
 from .jumps import lower_jumps
 from .parse import Parsed, parse_function
 from .reverse import ReverseGen
-from .optimize import dedupe_comments, fold_primal, propagate_copies
+from .optimize import compact, dedupe_comments, fold_primal, propagate_copies, recomputed
 from .save import place_saves
 from .shapes import ShapeClasses
 
@@ -134,7 +134,9 @@ class Request:
         temps = prep.local_names - user_names
         keep = set(needed) | set(outputs) | set(gen.call_saves.values())
         primal = fold_primal(primal, temps, keep, stack)
-        adjoint = dedupe_comments(propagate_copies(adjoint, set(gen.adj_names.values())))
+        adjoint = propagate_copies(adjoint, set(gen.adj_names.values()))
+        intermediates = {b for v, b in gen.adj_names.items() if v not in prep.params}
+        adjoint = dedupe_comments(compact(adjoint, intermediates | recomputed(adjoint, primal)))
         return _Parts(gen, primal, adjoint, uses_stack, needed, defined, stack, ns)
 
     def grad_exprs(self, parts: _Parts, wrt: list[str]) -> list[Any]:

@@ -148,13 +148,18 @@ def _comment_text(s: Any) -> str | None:
 
 
 def dedupe_comments(stmts: list[Any]) -> list[Any]:
-    """Keep the first of consecutive-in-block markers for the same user statement."""
+    """Keep the first of consecutive-in-block markers for the same user statement, and drop
+    markers left with no code under them."""
     out: list[Any] = []
     last = None
-    for s in stmts:
+    for k, s in enumerate(stmts):
         text = _comment_text(s)
         if text is not None:
             if text == last:
+                continue
+            following = [u for u in stmts[k + 1:] if not (
+                _is_marker(u) and not _comment_text(u))]
+            if not following or _comment_text(following[0]) is not None:
                 continue
             last = text
         for field in ("body", "orelse"):
@@ -193,3 +198,132 @@ class _Simplify(gast.NodeTransformer):
 def simplify(expr: Any) -> Any:
     """Fold arithmetic on constants in an inlined rule: ``x ** (2 - 1)`` becomes ``x``."""
     return _Simplify().visit(expr)
+
+
+_IMPURE = {"pop", "append", "pop_grad", "seq_item_adjoint", "at"}
+
+
+def _pure(expr: Any) -> bool:
+    for sub in gast.walk(expr):
+        if isinstance(sub, gast.Call):
+            func = sub.func
+            fname = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", "")
+            if fname in _IMPURE:
+                return False
+    return True
+
+
+def _mutated(s: Any) -> set[str]:
+    """Names whose value ``s`` changes in place (receivers of pop/append, scatter targets)."""
+    out: set[str] = set()
+    for sub in gast.walk(s):
+        if isinstance(sub, gast.Call):
+            func = sub.func
+            if isinstance(func, gast.Attribute) and func.attr in ("pop", "append") and \
+                    isinstance(func.value, gast.Name):
+                out.add(func.value.id)
+            fname = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", "")
+            if fname in _IMPURE and sub.args and isinstance(sub.args[0], gast.Name):
+                out.add(sub.args[0].id)
+        if isinstance(sub, gast.Subscript) and isinstance(sub.ctx, gast.Store) and \
+                isinstance(sub.value, gast.Name):
+            out.add(sub.value.id)
+        if isinstance(sub, gast.AugAssign) and isinstance(sub.target, gast.Subscript) and \
+                isinstance(sub.target.value, gast.Name):
+            out.add(sub.target.value.id)
+    return out
+
+
+def _simple_assign(s: Any) -> bool:
+    return isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+
+
+def _is_marker(s: Any) -> bool:
+    return isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant)
+
+
+def compact(adjoint: list[Any], movable: set[str]) -> list[Any]:
+    """Write each user statement's adjoint as few assignments as possible.
+
+    Two rewrites, repeated until neither applies, both keeping the order and association
+    of every floating-point operation:
+
+    * a name in ``movable`` (an intermediate cotangent) assigned once and read once, later in
+      the same block, has its expression substituted at the read;
+    * ``v = A`` followed by ``v = v + B`` (nothing in between reads ``v``) becomes
+      ``v = A + B``.
+
+    Expressions move only past plain assignments that do not change what they read, and
+    never when they pop, push or scatter.
+    """
+    stores = _count_stores(adjoint)
+    loads = _count_loads(adjoint)
+
+    def movable_past(expr: Any, between: list[Any]) -> bool:
+        deps = set(names_loaded(expr))
+        for u in between:
+            if _is_marker(u):
+                continue
+            if _stores(u) & deps or _mutated(u) & deps:
+                return False
+            if not isinstance(u, (gast.Assign, gast.Expr, gast.AugAssign)):
+                return False
+        return True
+
+    def block(stmts: list[Any]) -> list[Any]:
+        for s in stmts:
+            for field in ("body", "orelse"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list) and inner and isinstance(inner[0], gast.AST):
+                    setattr(s, field, block(inner))
+        changed = True
+        while changed:
+            changed = False
+            for i, s in enumerate(stmts):
+                if not _simple_assign(s) or not _pure(s.value):
+                    continue
+                v = s.targets[0].id
+                # rewrite 1: single-use intermediate
+                if v in movable and stores.get(v) == 1 and loads.get(v) == 1:
+                    for j in range(i + 1, len(stmts)):
+                        if v in names_loaded(stmts[j]):
+                            u = stmts[j]
+                            if _simple_assign(u) and v in names_loaded(u.value) and \
+                                    movable_past(s.value, stmts[i + 1:j]):
+                                u.value = substitute(u.value, {v: s.value})
+                                del stmts[i]
+                                stores[v] = 0
+                                changed = True
+                            break
+                    if changed:
+                        break
+                # rewrite 2: merge an accumulation into the assignment before it
+                for j in range(i + 1, len(stmts)):
+                    u = stmts[j]
+                    if _is_marker(u):
+                        continue
+                    if _simple_assign(u) and u.targets[0].id == v:
+                        rhs = u.value
+                        if (isinstance(rhs, gast.BinOp) and isinstance(rhs.op, gast.Add)
+                                and isinstance(rhs.left, gast.Name) and rhs.left.id == v
+                                and names_loaded(rhs).count(v) == 1
+                                and sum(1 for n in gast.walk(rhs) if isinstance(n, gast.Name)
+                                        and n.id == v) == 1
+                                and movable_past(s.value, stmts[i + 1:j])):
+                            u.value = gast.BinOp(left=s.value, op=gast.Add(), right=rhs.right)
+                            del stmts[i]
+                            changed = True
+                        break
+                    if v in names_loaded(u) or v in _stores(u) or not _simple_assign(u):
+                        break
+                if changed:
+                    break
+        return stmts
+
+    return block(adjoint)
+
+
+def recomputed(adjoint: list[Any], primal: list[Any]) -> set[str]:
+    """Names the adjoint assigns that the primal never mentions: adjoint-only temporaries."""
+    in_primal = {n.id for s in primal for n in gast.walk(s) if isinstance(n, gast.Name)}
+    return {n for n in _count_stores(adjoint) if n not in in_primal}
