@@ -434,6 +434,7 @@ def test_sources_must_be_tensors():
         y = x * 2
     with pytest.raises(TypeError, match="sources must be chainrule Tensors"):
         tape.gradient(y, np.float64(1.0))
+    assert tape.gradient(y, x).numpy() == 2.0  # a rejected call does not use up the tape
 
 
 def test_non_persistent_tape_computes_one_set_of_gradients():

@@ -31,6 +31,7 @@ __all__ = [
     "grad_item",
     "pop_grad",
     "snapshot",
+    "push_grad",
     "finalize",
     "owned",
     "scalar_seed",
@@ -259,6 +260,15 @@ def pop_grad(b, like):
     """Pop the cotangent of the last appended element (zero when it has none)."""
     g = b.pop()
     return zeros_like(like) if g is None else g
+
+
+def push_grad(b, x, g):
+    """The cotangent list of ``x`` after ``v = x.pop()`` is undone: ``b`` (or ``None``
+    entries for ``x``'s current length) with ``g`` appended. ``b`` is updated in place."""
+    if b is None:
+        b = [None] * len(x)
+    b.append(g)
+    return b
 
 
 def snapshot(v):

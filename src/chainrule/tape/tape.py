@@ -199,18 +199,18 @@ class GradientTape:
         """The gradient of ``target`` (summed over its elements, and over a list of targets)
         with respect to ``sources``, in the structure of ``sources``."""
         policy = _policy(unconnected_gradients)
+        flat_targets = _flatten(target)
+        flat_sources = _flatten(sources)
+        _check_sources(flat_sources)
+        if output_gradients is None:
+            flat_og = [None] * len(flat_targets)
+        else:
+            flat_og = _flatten(output_gradients)
+            if len(flat_og) != len(flat_targets):
+                raise ValueError(f"output_gradients has {len(flat_og)} entries for "
+                                 f"{len(flat_targets)} targets")
         rec, slow = self._begin("gradient()")
         try:
-            flat_targets = _flatten(target)
-            flat_sources = _flatten(sources)
-            _check_sources(flat_sources)
-            if output_gradients is None:
-                flat_og = [None] * len(flat_targets)
-            else:
-                flat_og = _flatten(output_gradients)
-                if len(flat_og) != len(flat_targets):
-                    raise ValueError(f"output_gradients has {len(flat_og)} entries for "
-                                     f"{len(flat_targets)} targets")
             seeds = _seeds(rec, flat_targets, flat_og, slow)
             wanted = {s._id for s in flat_sources if _is_float(s) and s._id in rec.ids}
             grads = backward(rec, seeds, wanted, slow) if seeds and wanted else {}
@@ -230,10 +230,10 @@ class GradientTape:
         ``target.shape + source.shape``, in the structure of ``sources``."""
         del parallel_iterations, experimental_use_pfor
         policy = _policy(unconnected_gradients)
+        flat_sources = _flatten(sources)
+        _check_sources(flat_sources)
         rec, slow = self._begin("jacobian()")
         try:
-            flat_sources = _flatten(sources)
-            _check_sources(flat_sources)
             wanted = {s._id for s in flat_sources if _is_float(s) and s._id in rec.ids}
             tshape = np.shape(_raw(target))
             rows = _rows(rec, target, wanted, slow, int(np.prod(tshape, dtype=int)), None)
@@ -259,9 +259,9 @@ class GradientTape:
         if len(tshape) < 2 or len(sshape) < 2 or tshape[0] != sshape[0]:
             raise ValueError(f"Need first dimension of target shape {tshape} and source shape "
                              f"{sshape} to match (both of rank 2 or more).")
+        _check_sources([source])
         rec, slow = self._begin("batch_jacobian()")
         try:
-            _check_sources([source])
             wanted = {source._id} if _is_float(source) and source._id in rec.ids else set()
             inner = int(np.prod(tshape[1:], dtype=int))
             rows = _rows(rec, target, wanted, slow, inner, tshape[0])

@@ -52,7 +52,7 @@ def operand_names(value: Any, ctx: Context, local_names: set[str]) -> tuple[list
             names = _atom_names([callee.self_arg]) + names
         if callee.kind == "local":
             names += [n for n in callee.obj.captured if n not in names]
-        if callee.kind not in ("primitive", "method", "user", "local", "append"):
+        if callee.kind not in ("primitive", "method", "user", "local", "append", "pop"):
             # opaque or unresolved: every name read may carry a derivative in
             names += [n.id for n in gast.walk(value.func) if isinstance(n, gast.Name)
                       and n.id in local_names and n.id not in names]

@@ -81,6 +81,8 @@ def resolve_callee(func: Any, ctx: Any, local_names: set[str]) -> Callee:
                 return Callee("opaque", label=label)
             if func.attr == "append":
                 return Callee("append", self_arg=func.value, label=label)
+            if func.attr == "pop":
+                return Callee("pop", self_arg=func.value, label=label)
             fn = registry.method_function(func.attr)
             if fn is None:
                 return Callee("method_unknown", self_arg=func.value, label=label)

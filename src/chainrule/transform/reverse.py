@@ -79,8 +79,8 @@ def _index_expr(slice_node: Any) -> Any:
     """A subscript's index as an ordinary expression (``1:3`` becomes ``slice(1, 3)``)."""
     if isinstance(slice_node, gast.Slice):
         parts = [slice_node.lower, slice_node.upper, slice_node.step]
-        while parts and parts[-1] is None:
-            parts.pop()
+        while parts and parts[-1] is None and (len(parts) > 2 or parts[0] is None):
+            parts.pop()  # never slice(lower): that would mean slice(None, lower)
         args = [clone(p) if p is not None else const(None) for p in parts] or [const(None)]
         return call(name("slice"), *args)
     if isinstance(slice_node, gast.Tuple):
@@ -244,6 +244,8 @@ class ReverseGen:
         names, callee = operand_names(value, self.ctx, self.local_names)
         active_ops = [n for n in names if self.active(n)]
         restore = [Marker.restore(id(s))]
+        if callee is not None and callee.kind == "pop" and self.active(callee.self_arg.id):
+            return self.list_pop(s, t, callee.self_arg.id, defined)
         if not self.active(t) or t not in defined or not active_ops:
             if active_ops and self.active(t) and callee is not None:
                 self.check_callee(callee, s, active_ops)
@@ -342,9 +344,22 @@ class ReverseGen:
                 else:
                     self.contribute(out, defined, var, self.full(c))
 
+    def list_pop(self, s: Any, t: str, lst: str, defined: set[str]) -> list[Any]:
+        """``v = lst.pop()``: give ``v``'s cotangent back to the list and put ``v`` back."""
+        out: list[Any] = [self.header(s)]
+        g = name(self.adj(t)) if t in defined else const(None)
+        b_lst = name(self.adj(lst)) if lst in defined else const(None)
+        out.append(assign(self.adj(lst), call(self.ns.runtime("push_grad"), b_lst, name(lst),
+                                              g)))
+        defined.add(lst)
+        defined.discard(t)
+        out.append(gast.Expr(value=call(gast.Attribute(value=name(lst), attr="append",
+                                                       ctx=gast.Load()), name(t))))
+        return out + [Marker.restore(id(s)), Marker.recompute(id(s))]
+
     def check_callee(self, callee: Callee, s: Any, active_ops: list[str]) -> None:
         kind = callee.kind
-        if kind in ("primitive", "method", "user", "local", "append", "nondiff",
+        if kind in ("primitive", "method", "user", "local", "append", "pop", "nondiff",
                     "nondiff_method"):
             return
         what = callee.label
