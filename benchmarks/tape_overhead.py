@@ -39,6 +39,7 @@ import chainrule as cr  # noqa: E402
 from benchmarks.harness import time_call  # noqa: E402
 
 CHAIN_OPS = 1000
+OURS = "chainrule GradientTape"
 C = 1.0001
 B, D_IN, H, D_OUT = 32, 16, 64, 1
 
@@ -223,14 +224,14 @@ def run(rounds: int = 7, min_time: float = 0.05) -> dict[str, Any]:
     x0 = cr.constant(0.3)
     chain = {
         "numpy forward only": lambda: chain_numpy(0.3),
-        "chainrule GradientTape": lambda: chain_tape(x0),
+        OURS: lambda: chain_tape(x0),
         "autograd": _autograd_chain(),
         "torch eager": _torch_chain(),
     }
     data = _mlp_data()
     mlp = {
         "hand-written NumPy gradient": lambda: mlp_numpy(*data),
-        "chainrule GradientTape": _tape_mlp(),
+        OURS: _tape_mlp(),
         "autograd": _autograd_mlp(),
         "torch eager": _torch_mlp(),
     }
@@ -245,10 +246,14 @@ def run(rounds: int = 7, min_time: float = 0.05) -> dict[str, Any]:
         for _ in range(rounds):  # interleaved: every candidate once per round
             for name, f in live.items():
                 times[name].append(time_call(f, min_time))
+        ours = times[OURS]
         report[workload] = {
             "unit": unit,
             "results": {k: statistics.median(ts) * scale for k, ts in times.items()},
             "spread": {k: (min(ts) * scale, max(ts) * scale) for k, ts in times.items()},
+            # per-round ratios (robust to machine load): how many times slower than ours
+            "times_ours": {k: statistics.median(t / o for t, o in zip(ts, ours, strict=True))
+                           for k, ts in times.items()},
             "skipped": [k for k, f in cands.items() if f is None],
         }
     return report
@@ -259,10 +264,12 @@ def _print(report: dict[str, Any]) -> None:
           f"median of {report['rounds']} interleaved rounds, BLAS on 1 thread")
     for workload in ("chain", "mlp"):
         part = report[workload]
-        print(f"\n{workload} ({part['unit']}, record + backward):")
+        print(f"\n{workload} ({part['unit']}, record + backward; x ours = median per-round "
+              "ratio to chainrule):")
         for name, value in part["results"].items():
             lo, hi = part["spread"][name]
-            print(f"  {name:30s} {value:9.2f}   [{lo:.2f} .. {hi:.2f}]")
+            ratio = part["times_ours"][name]
+            print(f"  {name:30s} {value:9.2f}   [{lo:.2f} .. {hi:.2f}]   x{ratio:.2f}")
         for name in part["skipped"]:
             print(f"  {name:30s}   skipped (not installed)")
 

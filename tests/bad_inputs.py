@@ -98,7 +98,7 @@ def star_params(*xs):
 
 
 def undefined_name(x):
-    return x * not_defined_anywhere(x)  # LINE unresolved name
+    return x * not_defined_anywhere(x)  # noqa: F821  # LINE unresolved name
 
 
 def no_rule_builtin(x):

@@ -30,7 +30,8 @@ def _atom_names(nodes: list[Any]) -> list[str]:
     return [n.id for n in nodes if isinstance(n, gast.Name)]
 
 
-def operand_names(value: Any, ctx: Context, local_names: set[str]) -> tuple[list[str], Callee | None]:
+def operand_names(value: Any, ctx: Context, local_names: set[str]
+                  ) -> tuple[list[str], Callee | None]:
     """Names whose derivatives flow into ``value``, and the callee when it is a call."""
     if isinstance(value, gast.Name):
         return [value.id], None

@@ -22,9 +22,9 @@ from .desugar import Context, LocalFunction, desugar
 from .emit import Namespace, compile_function, render
 from .fence import fence
 from .jumps import lower_jumps
+from .optimize import compact, dedupe_comments, fold_primal, propagate_copies, recomputed
 from .parse import Parsed, parse_function
 from .reverse import ReverseGen
-from .optimize import compact, dedupe_comments, fold_primal, propagate_copies, recomputed
 from .save import place_saves
 from .shapes import ShapeClasses
 

@@ -32,7 +32,7 @@ from .activity import NONDIFF_ATTRS, Activity, operand_names
 from .astutil import Namer, assign, call, clone, const, name, names_loaded, substitute, to_source
 from .desugar import Context
 from .optimize import simplify
-from .resolve import Callee, resolve_callee
+from .resolve import Callee
 
 __all__ = ["ReverseGen", "Marker", "COMMENT_PREFIX", "BINOPS"]
 

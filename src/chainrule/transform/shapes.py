@@ -12,7 +12,6 @@ where broadcasting cannot have happened, which keeps code short and saves nothin
 
 from __future__ import annotations
 
-import math
 import operator
 from typing import Any
 
