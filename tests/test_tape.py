@@ -556,6 +556,29 @@ def test_stop_recording():
             pass
 
 
+def test_gradient_inside_stop_recording():
+    x = cr.constant(2.0)
+    with cr.GradientTape() as tape:
+        tape.watch(x)
+        y = x * x
+        with tape.stop_recording():
+            assert tape.gradient(y, x).numpy() == 4.0
+        z = x * 3  # the released tape records nothing more
+    assert z._id == 0
+    from chainrule.tape.state import STATE
+
+    assert STATE.ctx[:2] == ((), ())
+    with cr.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = x * x
+        with tape.stop_recording():
+            assert tape.gradient(y, x).numpy() == 4.0
+            with pytest.raises(ValueError, match="Tape is not recording"):
+                tape.reset()
+        z = y * x
+    assert tape.gradient(z, x).numpy() == 12.0
+
+
 def test_reset_forgets_what_was_recorded():
     x = cr.constant(2.0)
     with cr.GradientTape() as tape:

@@ -131,3 +131,9 @@ def resume(rec: Recorder) -> None:
     """Undo :func:`pause`."""
     tapes, paused, reads = STATE.ctx
     STATE.ctx = (tapes + (rec,), _without(paused, rec), reads)
+
+
+def forget(rec: Recorder) -> None:
+    """Neither recording nor paused any more (a released or reset record)."""
+    tapes, paused, reads = STATE.ctx
+    STATE.ctx = (_without(tapes, rec), _without(paused, rec), reads)

@@ -147,12 +147,18 @@ class GradientTape:
             yield
         finally:
             if stopped:
-                state.resume(rec)
+                if self._rec is rec:
+                    state.resume(rec)
+                else:  # released by gradient() or replaced by reset() in the meantime
+                    state.forget(rec)
 
     def reset(self) -> None:
         """Forget everything recorded so far (inside the context, recording goes on on a fresh
         record: the same as leaving the context and entering a new tape)."""
         rec = self._rec
+        if rec is not None and rec in STATE.ctx[1]:
+            raise ValueError("Tape is not recording: reset() cannot be called inside "
+                             "stop_recording()")
         recording = rec is not None and state.is_recording(rec)
         if recording:
             state.pop(rec)
@@ -189,8 +195,10 @@ class GradientTape:
         return rec, bool(STATE.ctx[0])
 
     def _end(self) -> None:
-        if not self._persistent and self._rec is not None:
-            self._watched_after_release = tuple(self._rec.variables.values())
+        rec = self._rec
+        if not self._persistent and rec is not None:
+            state.forget(rec)
+            self._watched_after_release = tuple(rec.variables.values())
             self._rec = None
             self._released = True
 
