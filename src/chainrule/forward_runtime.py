@@ -11,7 +11,7 @@ Guarantees:
   module that needs only NumPy.
 * Helpers never mutate their inputs.
 * Every helper is registered with the rule registry when this module is imported:
-  ``basis`` and ``zero_tangent`` are non-differentiable (they make constants); the others
+  ``basis``, ``element_count`` and ``zero_tangent`` are non-differentiable (they make constants); the others
   are linear in their first argument (they only move numbers around), so their JVP is the
   helper itself applied to the tangent and their VJP is the matching ``*_adjoint`` helper.
   Generated Jacobian code can therefore be differentiated again, in either mode.
@@ -23,6 +23,7 @@ from .rules.registry import defjvp, defvjp, nondifferentiable
 
 __all__ = [
     "basis",
+    "element_count",
     "zero_tangent",
     "jacobian_columns",
     "jacobian_columns_adjoint",
@@ -45,6 +46,17 @@ def basis(x, k):
     e = np.zeros(np.shape(x), dtype=np.result_type(x, 1.0))
     e.flat[k] = 1.0
     return e
+
+
+def element_count(x):
+    """The number of elements of an array or number (what a Jacobian has one row or column
+    per); a ``ValueError`` naming the alternatives for tuples and lists."""
+    if type(x) is tuple or type(x) is list or x is None:
+        raise ValueError(
+            "Jacobians (chainrule.jacfwd, jacrev, hessian, forward-mode grad) are taken of "
+            f"arrays and numbers, not of a {type(x).__name__}; use chainrule.jvp or "
+            "chainrule.vjp for tuples and lists")
+    return int(np.size(x))
 
 
 def zero_tangent(x):
@@ -123,7 +135,7 @@ def by_argument(jacs, out):
     return jacs
 
 
-nondifferentiable(basis, zero_tangent)
+nondifferentiable(basis, element_count, zero_tangent)
 defjvp(jacobian_columns, lambda g, ans, cols, out, x: jacobian_columns(g, out, x), None, None)
 defvjp(jacobian_columns, lambda g, ans, cols, out, x: jacobian_columns_adjoint(g, out, x),
        None, None)

@@ -214,7 +214,7 @@ def _kw_position(prim: Any, kw: str) -> int | None:
 
 
 def _is_pop(callee: Callee | None, value: Any) -> bool:
-    return (callee is not None and callee.kind == "method_unknown"
+    return (callee is not None and callee.kind in ("pop", "method_unknown")
             and isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)
             and value.func.attr == "pop" and isinstance(value.func.value, gast.Name))
 
@@ -566,7 +566,7 @@ class ForwardGen:
     def check_callee(self, callee: Callee, s: Any) -> None:
         """The errors reverse mode raises for the same statement, word for word."""
         kind = callee.kind
-        if kind in ("primitive", "method", "user", "local", "append", "nondiff",
+        if kind in ("primitive", "method", "user", "local", "append", "pop", "nondiff",
                     "nondiff_method"):
             return
         what = callee.label
