@@ -2,6 +2,7 @@
 
 import threading
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -652,6 +653,31 @@ def test_third_order_and_hessian_vector_product():
     np.testing.assert_allclose(third.numpy(), num, rtol=1e-4)
 
 
+def test_hessian_as_the_jacobian_of_a_gradient_and_a_recorded_jacobian():
+    a = np.array([1.0, 2.0])
+    x = cr.constant(a)
+    with cr.GradientTape() as outer:
+        outer.watch(x)
+        with cr.GradientTape() as inner:
+            inner.watch(x)
+            y = x[0] ** 3 * x[1]
+        g = inner.gradient(y, x)
+    h = outer.jacobian(g, x)
+    assert h.numpy().tolist() == [[6 * a[0] * a[1], 3 * a[0] ** 2], [3 * a[0] ** 2, 0.0]]
+    with cr.GradientTape() as outer:
+        outer.watch(x)
+        with cr.GradientTape() as inner:
+            inner.watch(x)
+            z = np.sin(x) * x[0]
+        j = inner.jacobian(z, x)  # recorded on `outer`
+        s = cr.reduce_sum(j)
+    d = outer.gradient(s, x).numpy()
+    # sum(J) = x0 cos(x0) + sin(x0) + sin(x1) + x0 cos(x1)
+    want = [-np.sin(a[0]) * a[0] + 2 * np.cos(a[0]) + np.cos(a[1]),
+            np.cos(a[1]) - np.sin(a[1]) * a[0]]
+    np.testing.assert_allclose(d, want)
+
+
 def test_integer_and_bool_sources_warn_and_give_none():
     i = cr.constant(3)
     b = cr.constant(True)
@@ -703,6 +729,26 @@ def test_tapes_are_thread_local():
         thread.start()
         thread.join()
     assert other[0]._id == 0 and tape.gradient(other[0], x) is None
+
+
+def test_results_do_not_keep_the_record_alive():
+    x = cr.constant(np.ones(1000))
+    kept = []
+    for _ in range(3):
+        tape = cr.GradientTape(persistent=True)
+        with tape:
+            tape.watch(x)
+            y = np.sum(np.sin(x) * x)
+        kept.append(y)
+        record = weakref.ref(tape._rec)
+        del tape
+        assert record() is None  # freed at once (no reference cycles), although y lives on
+    with cr.GradientTape() as tape:
+        tape.watch(x)
+        y = np.sum(x * x)
+    record = weakref.ref(tape._rec)
+    tape.gradient(y, x)
+    assert record() is None  # a non-persistent tape drops its record after gradient()
 
 
 def test_no_recording_without_a_tape():
@@ -818,3 +864,20 @@ def test_warnings_are_not_raised_for_ordinary_use():
         with cr.GradientTape() as tape:
             y = cr.reduce_sum(x * x)
         tape.gradient(y, x)
+
+
+def test_the_tape_package_never_imports_the_source_transformer():
+    import ast
+    from pathlib import Path
+
+    package = Path(cr.tape.__file__).parent
+    for path in sorted(package.glob("*.py")) + [package.parent / "nn.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for name in names:
+                assert "transform" not in name and name.split(".")[-1] != "api", (path, name)

@@ -222,7 +222,7 @@ def add_at(b, index, g):
     """``b`` plus ``g`` scattered at ``index``, as a new value (lists: ``None`` means zero)."""
     if type(b) is list or type(b) is tuple:
         out = list(b)
-        out[index] = g if out[index] is None else out[index] + g
+        out[index] = g if out[index] is None else add_grad(out[index], g)
         return out
     out = np.array(b, dtype=np.result_type(b, g, 1.0), copy=True)
     np.add.at(out, index, g)

@@ -8,6 +8,8 @@ never hidden: a NaN on either side fails the check.
 
 from __future__ import annotations
 
+import itertools
+import linecache
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -140,9 +142,13 @@ def check_grads(
             _compare(f"reverse mode <v, J u> of {_name(f)}", exact,
                      float(np.dot(_flat_out(cot), numeric)), rtol, atol)
             if order > 1:
-                def rev_fn(*a: Any) -> Any:
-                    return vjp(f, *a)[1](cot)
+                from .api import _pair
 
+                pair = _pair(f, len(args))
+                rev_fn = _generated_wrapper(
+                    f"vjp_of_{_name(f)}", len(args),
+                    "bwd(cotangent, fwd({args})[1])",
+                    {"fwd": pair.fwd, "bwd": pair.bwd, "cotangent": cot})
                 check_grads(rev_fn, args, order - 1, ("rev",), eps, rtol, atol, seed + 1)
         elif mode == "fwd":
             from .api import jvp
@@ -151,9 +157,12 @@ def check_grads(
             _compare("value returned by jvp", _flat_out(out), _flat_out(y), 1e-12, 1e-12)
             _compare(f"forward mode J u of {_name(f)}", _flat_out(tan), numeric, rtol, atol)
             if order > 1:
-                def fwd_fn(*a: Any) -> Any:
-                    return jvp(f, a, tangents)[1]
+                from .api import jvp_function
 
+                jvp_fn = jvp_function(f, len(args))
+                fwd_fn = _generated_wrapper(
+                    f"jvp_of_{_name(f)}", len(args), "jvp_fn({args}, *tangents)[1]",
+                    {"jvp_fn": jvp_fn, "tangents": tangents})
                 check_grads(fwd_fn, args, order - 1, ("fwd",), eps, rtol, atol, seed + 1)
         else:
             from .tape import tape_vjp
@@ -166,3 +175,20 @@ def check_grads(
 
 def _name(f: Callable[..., Any]) -> str:
     return getattr(f, "__name__", repr(f))
+
+
+_WRAPPERS = itertools.count(1)
+
+
+def _generated_wrapper(name: str, nargs: int, body: str, namespace: dict[str, Any]
+                       ) -> Callable[..., Any]:
+    """A function ``name(a0, a1, ...)`` returning ``body``, with source in linecache, so that
+    the source transformer can differentiate it (the derivative of a derivative)."""
+    name = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    params = ", ".join(f"a{i}" for i in range(nargs))
+    src = f"def {name}({params}):\n    return {body.format(args=params)}\n"
+    filename = f"<chainrule check_grads {name} #{next(_WRAPPERS)}>"
+    linecache.cache[filename] = (len(src), None, src.splitlines(keepends=True), filename)
+    ns = dict(namespace)
+    exec(compile(src, filename, "exec"), ns)  # noqa: S102 - source registered in linecache
+    return ns[name]

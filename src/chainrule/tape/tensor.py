@@ -233,11 +233,12 @@ class _TensorLike:
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         if method != "__call__" or "out" in kwargs:
             return _ufunc_other(ufunc, method, inputs, kwargs)
-        prim = lookup(ufunc)
-        if prim is not None and not kwargs and not prim.nondiff and not prim.nondiff_args:
-            if len(inputs) == 1:
+        prim = _PRIMS.get(ufunc) or lookup(ufunc)
+        if not kwargs and prim is not None and not (prim.nondiff or prim.nondiff_args):
+            n = len(inputs)
+            if n == 1:
                 return unary(ufunc, prim, inputs[0])
-            if len(inputs) == 2:
+            if n == 2:
                 return binary(ufunc, prim, inputs[0], inputs[1])
         return apply(ufunc, inputs, kwargs, prim)
 
@@ -394,6 +395,7 @@ from .record import (  # noqa: E402
     _NEG,
     _POS,
     _POW,
+    _PRIMS,
     _SUB,
     _escape,
     _ufunc_other,

@@ -557,6 +557,17 @@ class ReverseGen:
             if loads != assigns:
                 ok[b] = False
         chosen = {b for b, good in ok.items() if good}
+
+        def integer_index(node: Any) -> bool:
+            return (isinstance(node, gast.Name) and node.id in self.int_vars) or (
+                isinstance(node, gast.Constant) and type(node.value) is int)
+
+        # only integer indices are updated in place (``b_w[i] += g``, itself differentiable
+        # again); any other index keeps the functional ``add_at``
+        for node in gast.walk(wrapped):
+            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and \
+                    node.targets[0].id in chosen and not integer_index(node.value.args[1]):
+                chosen.discard(node.targets[0].id)
         if not chosen:
             return []
 
@@ -565,15 +576,9 @@ class ReverseGen:
                 if isinstance(node.targets[0], gast.Name) and node.targets[0].id in chosen:
                     b = node.targets[0].id
                     index, g = node.value.args[1], node.value.args[2]
-                    if (isinstance(index, gast.Name) and index.id in self.int_vars) or (
-                            isinstance(index, gast.Constant) and type(index.value) is int):
-                        return gast.AugAssign(
-                            target=gast.Subscript(value=name(b), slice=index, ctx=gast.Store()),
-                            op=gast.Add(), value=g)
-                    np_name = self.ns.bind("np", __import__("numpy"))
-                    return gast.Expr(value=call(gast.Attribute(
-                        value=gast.Attribute(value=name(np_name), attr="add", ctx=gast.Load()),
-                        attr="at", ctx=gast.Load()), name(b), index, g))
+                    return gast.AugAssign(
+                        target=gast.Subscript(value=name(b), slice=index, ctx=gast.Store()),
+                        op=gast.Add(), value=g)
                 return node
 
         Rewrite().visit(wrapped)

@@ -1,0 +1,199 @@
+"""Higher-order derivatives by transforming generated code again: Hessians of corpus
+functions (loops, ``while``, ``if``, subscripts) against finite differences of the
+gradient, third derivatives against closed forms, and the nestings of ``grad``,
+``elementwise_grad``, ``jacfwd``, ``jacrev`` and forward-mode ``grad``."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from tests import corpus as c
+from tests.util import copy_args, differentiable_argnums
+
+
+def numeric_jacobian(f, args, argnum, eps=1e-6):
+    """Central differences of ``f`` in ``args[argnum]``, shaped ``out.shape + x.shape``."""
+    x = np.asarray(args[argnum], dtype=np.float64)
+    cols = []
+    for idx in np.ndindex(x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[idx] += eps
+        minus[idx] -= eps
+        a = list(args)
+        a[argnum] = plus if x.shape else float(plus)
+        fp = np.asarray(f(*a))
+        a[argnum] = minus if x.shape else float(minus)
+        fm = np.asarray(f(*a))
+        cols.append((fp - fm) / (2 * eps))
+    return np.moveaxis(np.array(cols), 0, -1).reshape(np.shape(cols[0]) + x.shape)
+
+
+HESSIAN_FUNCTIONS = [
+    c.arith_arrays, c.rebinding, c.matrix_chain, c.mlp, c.branch_elif, c.branch_on_array,
+    c.cond_expr, c.for_range_step, c.for_over_array, c.for_enumerate, c.nested_loops,
+    c.while_loop, c.while_counter, c.loop_break, c.while_break, c.return_in_loop, c.rnn,
+    c.polynomial_loop, c.calls_in_loop, c.calls_recursive, c.uses_lambda, c.methods,
+    c.subscript_2d, c.subscript_write_loop, c.subscript_overwrite, c.subscript_aug,
+    c.list_append, c.list_sum,
+]
+HESSIAN_CASES = [
+    pytest.param(fn, args, id=f"{fn.__name__}-{k}")
+    for fn, arglist in c.CASES if fn in HESSIAN_FUNCTIONS
+    for k, args in enumerate(arglist)
+]
+
+
+@pytest.mark.parametrize("fn, args", HESSIAN_CASES)
+def test_hessian_matches_finite_differences_of_the_gradient(fn, args):
+    i = differentiable_argnums(args)[0]
+    H = cr.hessian(fn, argnums=i)(*copy_args(args))
+    shape = np.shape(args[i])
+    assert np.shape(H) == shape + shape
+    expected = numeric_jacobian(cr.grad(fn, argnums=i), copy_args(args), i)
+    np.testing.assert_allclose(H, expected, rtol=1e-5, atol=1e-5, err_msg=fn.__name__)
+    np.testing.assert_allclose(H, np.swapaxes(np.reshape(H, (np.size(args[i]),) * 2), 0, 1)
+                               .reshape(shape + shape), rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("fn, args", HESSIAN_CASES[::3])
+def test_every_second_derivative_route_agrees(fn, args):
+    i = differentiable_argnums(args)[0]
+    H = cr.hessian(fn, argnums=i)(*copy_args(args))
+    for route in (cr.jacfwd(cr.jacrev(fn, i), i), cr.jacfwd(cr.jacfwd(fn, i), i),
+                  cr.jacrev(cr.jacfwd(fn, i), i)):
+        np.testing.assert_allclose(route(*copy_args(args)), H, rtol=1e-9, atol=1e-10)
+
+
+def test_hessian_with_two_arguments_has_jax_block_structure():
+    x, y = np.array([0.2, -0.4, 0.9]), np.array([1.5, 0.5])
+    H = cr.hessian(c.arith_arrays, argnums=(0, 1))(x, np.array([2.0, 3.0, 4.0]))
+    assert [[np.shape(b) for b in row] for row in H] == [[(3, 3), (3, 3)], [(3, 3), (3, 3)]]
+    np.testing.assert_allclose(H[0][1], H[1][0].T, rtol=1e-10)
+
+    def f(a, b):
+        return np.sum(np.sin(a)) * np.sum(b ** 3)
+
+    H = cr.hessian(f, argnums=(0, 1))(x, y)
+    assert np.shape(H[0][1]) == (3, 2) and np.shape(H[1][0]) == (2, 3)
+    np.testing.assert_allclose(H[0][1], np.outer(np.cos(x), 3 * y ** 2))
+    np.testing.assert_allclose(H[1][1], np.diag(6 * y) * np.sum(np.sin(x)))
+
+
+# --------------------------------------------------------------------------- third derivatives
+def sin_squared(x):
+    return np.sin(x) ** 2
+
+
+def loop_polynomial(x):
+    coeffs = [2.0, -1.0, 0.5, 3.0, 1.0]  # 2x^4 - x^3 + 0.5x^2 + 3x + 1
+    y = 0.0
+    for k in coeffs:
+        y = y * x + k
+    return y
+
+
+THIRD = {
+    "forward(forward(forward))": lambda f: cr.grad(cr.grad(cr.grad(f, mode="forward"),
+                                                           mode="forward"), mode="forward"),
+    "jacfwd(hessian)": lambda f: cr.jacfwd(cr.hessian(f)),
+    "forward(forward(reverse))": lambda f: cr.grad(cr.grad(cr.grad(f), mode="forward"),
+                                                   mode="forward"),
+    "reverse(forward(forward))": lambda f: cr.grad(cr.grad(cr.grad(f, mode="forward"),
+                                                           mode="forward")),
+    "jacfwd(jacfwd(jacrev))": lambda f: cr.jacfwd(cr.jacfwd(cr.jacrev(f))),
+}
+
+
+@pytest.mark.parametrize("route", sorted(THIRD))
+def test_third_derivatives_match_closed_forms(route):
+    for x in (-1.3, 0.4, 2.2):
+        np.testing.assert_allclose(THIRD[route](sin_squared)(x), -4.0 * np.sin(2 * x),
+                                   rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(THIRD[route](loop_polynomial)(x), 48.0 * x - 6.0,
+                                   rtol=1e-10, atol=1e-12)
+
+
+def test_reverse_three_deep_sin_squared():
+    d3 = cr.grad(cr.grad(cr.grad(sin_squared)))
+    for x in (-1.3, 0.4, 2.2):
+        assert d3(x) == pytest.approx(-4.0 * np.sin(2 * x), rel=1e-10)
+
+
+def test_elementwise_grad_three_deep():
+    x = np.linspace(-2.0, 2.0, 9)
+    d3 = cr.elementwise_grad(cr.elementwise_grad(cr.elementwise_grad(sin_squared)))
+    np.testing.assert_allclose(d3(x), -4.0 * np.sin(2 * x), atol=1e-12)
+
+    def poly(x):
+        return 2.0 * x ** 4 - x ** 3 + 0.5 * x * x + 3.0 * x
+
+    d3 = cr.elementwise_grad(cr.elementwise_grad(cr.elementwise_grad(poly)))
+    np.testing.assert_allclose(d3(x), 48.0 * x - 6.0, atol=1e-10)
+
+
+# --------------------------------------------------------------------------- nesting
+GRAD_OF_GRAD = [c.branch, c.branch_elif, c.cond_expr, c.for_range, c.for_range_step,
+                c.nested_loops, c.while_loop, c.while_counter, c.loop_break, c.while_break,
+                c.return_in_loop, c.polynomial_loop, c.calls_in_loop, c.subscript_write_loop]
+SCALAR_CASES = [
+    pytest.param(fn, args, id=f"{fn.__name__}-{k}")
+    for fn, arglist in c.CASES if fn in GRAD_OF_GRAD
+    for k, args in enumerate(arglist)
+]
+
+
+@pytest.mark.parametrize("fn, args", SCALAR_CASES)
+def test_grad_of_grad_in_every_mode_combination(fn, args):
+    x = args[0]
+    expected = numeric_jacobian(cr.grad(fn), args, 0)
+    fwd = {"mode": "forward"}
+    for second in (cr.grad(cr.grad(fn)), cr.grad(cr.grad(fn, **fwd), **fwd),
+                   cr.grad(cr.grad(fn), **fwd), cr.grad(cr.grad(fn, **fwd))):
+        np.testing.assert_allclose(second(x, *args[1:]), expected, rtol=1e-5, atol=1e-6,
+                                   err_msg=fn.__name__)
+
+
+def loop_inner(x):
+    s = 0.0
+    for i in range(3):
+        s = s + np.sin(x * i)
+    return s
+
+
+def plain_inner(x):
+    return np.sin(x) * x
+
+
+d_loop_inner = cr.grad(loop_inner)
+d_plain_inner = cr.grad(plain_inner)
+
+
+def calls_grad_of_loop(x):
+    return d_loop_inner(x) * x
+
+
+def calls_grad_of_plain(x):
+    return d_plain_inner(x) * x
+
+
+def test_grad_of_a_function_that_calls_grad_of_another():
+    for x in (0.3, 1.7):
+        inner1 = sum(i * np.cos(i * x) for i in range(3))
+        inner2 = sum(-i * i * np.sin(i * x) for i in range(3))
+        expected = inner2 * x + inner1
+        for mode in ("reverse", "forward"):
+            assert cr.grad(calls_grad_of_loop, mode=mode)(x) == pytest.approx(expected,
+                                                                              rel=1e-10)
+        expected = (2 * np.cos(x) - x * np.sin(x)) * x + (np.cos(x) * x + np.sin(x))
+        assert cr.grad(calls_grad_of_plain)(x) == pytest.approx(expected, rel=1e-10)
+        assert cr.grad(cr.grad(calls_grad_of_plain), mode="forward")(x) == pytest.approx(
+            float(numeric_jacobian(cr.grad(calls_grad_of_plain), (x,), 0)), rel=1e-6)
+
+
+def test_hvp_of_a_loop_function_matches_the_hessian():
+    x, w = c._r(3), c._r(4, 3, seed=9)
+    v = np.array([0.5, -1.0, 2.0])
+    H = cr.hessian(c.for_over_array)(x, w)
+    g = cr.grad(c.for_over_array)
+    _, hv = cr.jvp(g, (x, w), (v, np.zeros_like(w)))
+    np.testing.assert_allclose(hv, H @ v, rtol=1e-10)
