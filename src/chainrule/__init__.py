@@ -24,7 +24,7 @@ from .testing import check_grads
 
 # --- eager tape ---
 # isort: split
-from . import nn
+from . import initializers, losses, nn, optimizers
 from .tape import (
     GradientTape,
     Reference,
@@ -110,7 +110,10 @@ __all__ = [
     "defvjp",
     "nondifferentiable",
     # --- eager tape ---
+    "initializers",
+    "losses",
     "nn",
+    "optimizers",
     "GradientTape",
     "Tensor",
     "Variable",

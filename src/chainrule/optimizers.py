@@ -53,6 +53,8 @@ class Optimizer:
     :meth:`_slot` arrays.
     """
 
+    _slot_names: tuple[str, ...] = ()
+
     def __init__(self, learning_rate: LearningRate, name: str,
                  weight_decay: float | None = None, clipnorm: float | None = None,
                  clipvalue: float | None = None, global_clipnorm: float | None = None) -> None:
@@ -119,10 +121,8 @@ class Optimizer:
         return self._slots[var.ref()][name].copy()
 
     def get_slot_names(self) -> list[str]:
-        """The names of the per-variable state arrays this optimizer keeps."""
+        """The names of the per-variable state arrays this optimizer may keep."""
         return list(self._slot_names)
-
-    _slot_names: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ steps
     def apply_gradients(self, grads_and_vars: Iterable[tuple[Any, Variable]]) -> Variable:

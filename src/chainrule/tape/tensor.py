@@ -10,7 +10,10 @@ Guarantees:
   registry keys them by, so both engines share their rules). Comparisons are elementwise
   and carry no gradient, and tensors are unhashable (use ``.ref()``), as in TensorFlow 2.
 * Values leaving the tape (``.numpy()``, ``float()``, ``np.asarray``) are remembered by the
-  recording tapes, so an unconnected gradient can say where the path was cut.
+  recording tapes, so an unconnected gradient can say where the path was cut. NumPy offers
+  no hook for ``np.array(t)`` / ``np.asarray(t)``, nor for tensors inside a Python list
+  where a function's dispatcher does not look (``np.sum([t1, t2])``): those convert through
+  ``__array__`` and leave the tape; ``np.stack`` / ``chainrule.stack`` keep them on it.
 """
 
 from __future__ import annotations
