@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {r.candidate:<22} {r.seconds * 1e6:>10.1f}us {r.ratio:>8.2f}  "
                   f"[{r.spread[0]:.2f}, {r.spread[1]:.2f}]")
             rows.append(r.__dict__)
+        if w.summary is not None and w.summary(results):
+            print(f"  {w.summary(results)}")
     if opts.json:
         with open(opts.json, "w") as fh:
             json.dump(rows, fh, indent=2)

@@ -52,6 +52,67 @@ def mlp_hand(w1, w2, x, y):
     return g_w1, g_w2
 
 
+# --------------------------------------------------------------------------- W6 Rosenbrock hvp
+def rosenbrock(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def rosenbrock_hand(x):
+    a = x[1:] - x[:-1] ** 2
+    g = np.zeros_like(x)
+    g[:-1] = -400.0 * x[:-1] * a - 2.0 * (1.0 - x[:-1])
+    g[1:] += 200.0 * a
+    return (g,)
+
+
+def rosenbrock_hvp_hand(x, v):
+    """H v for the Rosenbrock function, from its tridiagonal Hessian (never formed)."""
+    diag = np.zeros_like(x)
+    diag[:-1] = 1200.0 * x[:-1] ** 2 - 400.0 * x[1:] + 2.0
+    diag[1:] += 200.0
+    hv = diag * v
+    hv[:-1] -= 400.0 * x[:-1] * v[1:]
+    hv[1:] -= 400.0 * x[:-1] * v[:-1]
+    return hv
+
+
+def _w6_args(quick: bool) -> tuple:
+    return (np.random.default_rng(0).standard_normal(10_000),)
+
+
+def _w6_hvp(args: tuple) -> dict[str, tuple[Callable[[], Any], Callable[[], Any]]]:
+    """Hessian-vector products, each with the reference it is checked against: the
+    hand-written product, itself checked by central differences of the gradient."""
+    (x,) = args
+    v = np.random.default_rng(1).standard_normal(np.shape(x))
+    eps = 1e-6
+    numeric = (rosenbrock_hand(x + eps * v)[0] - rosenbrock_hand(x - eps * v)[0]) / (2 * eps)
+    if not np.allclose(rosenbrock_hvp_hand(x, v), numeric, rtol=1e-5, atol=1e-4):
+        raise AssertionError("W6: hand-written hvp disagrees with finite differences")
+
+    def reference() -> Any:
+        return rosenbrock_hvp_hand(x, v)
+
+    out = {"chainrule hvp": (lambda: cr.hvp(rosenbrock, (x,), (v,)), reference),
+           "hand-written hvp": (reference, reference)}
+    try:
+        import autograd
+
+        ag_hvp = autograd.hessian_vector_product(_autograd_version(WORKLOADS_BY_NAME["W6"]))
+        out["autograd hvp"] = (lambda: ag_hvp(x, v), reference)
+    except ImportError:
+        pass
+    return out
+
+
+def _w6_summary(results: list[Any]) -> str:
+    by = {r.candidate: r for r in results}
+    if "chainrule hvp" not in by or "chainrule reverse" not in by:
+        return ""
+    ratio = by["chainrule hvp"].ratio / by["chainrule reverse"].ratio
+    return f"chainrule hvp / chainrule gradient: {ratio:.2f}"
+
+
 @dataclass
 class Workload:
     name: str
@@ -61,6 +122,10 @@ class Workload:
     hand: Callable[..., Any]
     argnums: tuple[int, ...]
     rounds: int = 7
+    # More candidates, each with its own reference result: name -> (candidate, reference).
+    extra: Callable[[tuple], dict[str, tuple[Callable[[], Any], Callable[[], Any]]]] | None = None
+    # A line printed under the workload's table.
+    summary: Callable[[list[Any]], str] | None = None
 
 
 def _mlp_args(batch: int, n_in: int, hidden: int, n_out: int) -> Callable[[bool], tuple]:
@@ -79,7 +144,10 @@ WORKLOADS = [
              mlp_loss, mlp_hand, (0, 1)),
     Workload("W3", "MLP loss, batch 512, 1,024 hidden (compute-bound)",
              _mlp_args(512, 1024, 1024, 10), mlp_loss, mlp_hand, (0, 1), rounds=5),
+    Workload("W6", "Rosenbrock of 10,000 variables: gradient and Hessian-vector product",
+             _w6_args, rosenbrock, rosenbrock_hand, (0,), extra=_w6_hvp, summary=_w6_summary),
 ]
+WORKLOADS_BY_NAME = {w.name: w for w in WORKLOADS}
 
 
 def _flat(v: Any) -> np.ndarray:
@@ -127,12 +195,18 @@ def candidates(w: Workload, args: tuple) -> dict[str, Callable[[], Any]]:
             out["PyTorch eager"] = lambda: tf(*args)
     except ImportError:
         pass
+    if w.extra is not None:
+        out.update({name: fn for name, (fn, _) in w.extra(args).items()})
     return out
 
 
 def _autograd_version(w: Workload) -> Callable[..., Any]:
     import autograd.numpy as anp
 
+    if w.name == "W6":
+        def rosen(x):
+            return anp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+        return rosen
     if w.name == "W1":
         def f(x):
             for i in range(1000):
@@ -150,6 +224,13 @@ def _autograd_version(w: Workload) -> Callable[..., Any]:
 def _torch_version(w: Workload) -> Callable[..., Any] | None:
     import torch
 
+    if w.name == "W6":
+        def rosen(x):
+            t = torch.from_numpy(x).requires_grad_(True)
+            y = torch.sum(100.0 * (t[1:] - t[:-1] ** 2) ** 2 + (1.0 - t[:-1]) ** 2)
+            y.backward()
+            return (t.grad.numpy(),)
+        return rosen
     if w.name == "W1":
         def f(x):
             t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
@@ -173,9 +254,13 @@ def _torch_version(w: Workload) -> Callable[..., Any] | None:
 
 
 def check_all(w: Workload, args: tuple, cands: dict[str, Callable[[], Any]]) -> None:
-    """Every candidate must agree with the hand-written gradient to 1e-6 relative."""
+    """Every candidate must agree with the hand-written gradient (or, for a workload's extra
+    candidates, with their own hand-written reference) to 1e-6 relative."""
     expected = _flat(w.hand(*args))
+    references = {name: ref for name, (_, ref) in w.extra(args).items()} if w.extra else {}
     for name, fn in cands.items():
         got = _flat(fn())
-        if not np.allclose(got, expected, rtol=1e-6, atol=1e-9):
-            raise AssertionError(f"{w.name}: {name} disagrees with the hand-written gradient")
+        want = _flat(references[name]()) if name in references else expected
+        if not np.allclose(got, want, rtol=1e-6, atol=1e-9):
+            what = "its reference" if name in references else "the hand-written gradient"
+            raise AssertionError(f"{w.name}: {name} disagrees with {what}")

@@ -256,6 +256,21 @@ def diff_operands(value: Any, ctx: Context, local_names: set[str]
     return names, callee
 
 
+class _Tidy(gast.NodeTransformer):
+    """``a + -b`` becomes ``a - b`` (sums of rule contributions read like hand-written code)."""
+
+    def visit_BinOp(self, node: Any) -> Any:
+        self.generic_visit(node)
+        if isinstance(node.op, gast.Add) and isinstance(node.right, gast.UnaryOp) and \
+                isinstance(node.right.op, gast.USub):
+            return gast.BinOp(left=node.left, op=gast.Sub(), right=node.right.operand)
+        return node
+
+
+def _tidy(expr: Any) -> Any:
+    return _Tidy().visit(expr)
+
+
 def _elementwise_names(expr: Any) -> set[str]:
     """Names that reach ``expr``'s value through arithmetic operators only: the value of an
     elementwise formula has (at least) the broadcast shape of these names."""
@@ -500,6 +515,7 @@ class ForwardGen:
         total = contribs[0]
         for c in contribs[1:]:
             total = gast.BinOp(left=total, op=gast.Add(), right=c)
+        total = _tidy(total)
         if prim.broadcasts:
             others = [a for a in args if not (isinstance(a, gast.Name) and a.id in active_vars)]
             spans = _elementwise_names(total)

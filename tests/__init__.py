@@ -1,0 +1,1 @@
+"""chainrule test suite (a package so that test modules can share helpers)."""
