@@ -14,12 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Result", "time_call", "compare"]
+__all__ = ["Result", "time_call", "compare", "ratio_between"]
 
 
 def time_call(fn: Callable[[], Any], min_time: float = 0.02) -> float:
-    """Seconds per call of ``fn``, from enough repetitions to last ``min_time``."""
-    fn()
+    """Seconds per call of ``fn``, from enough repetitions to last ``min_time``.
+
+    The first, single call is part of the measurement: a candidate that already takes
+    ``min_time`` per call (a slow peer) is called exactly once per round.
+    """
     n = 1
     while True:
         start = time.perf_counter()
@@ -33,6 +36,9 @@ def time_call(fn: Callable[[], Any], min_time: float = 0.02) -> float:
 
 @dataclass
 class Result:
+    """One candidate on one workload: median seconds per call, median per-round ratio to
+    the baseline and its min-max spread; ``times`` keeps every round's seconds."""
+
     workload: str
     candidate: str
     seconds: float
@@ -40,23 +46,39 @@ class Result:
     spread: tuple[float, float]
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    times: list[float] = field(default_factory=list)
+
+
+BASELINE = "hand-written NumPy"
 
 
 def compare(workload: str, baseline: Callable[[], Any], candidates: dict[str, Callable[[], Any]],
-            rounds: int = 7, min_time: float = 0.02) -> list[Result]:
-    """Time ``baseline`` and each candidate in interleaved rounds; ratios to the baseline."""
+            rounds: int = 7, min_time: float = 0.02, warm_up: bool = True) -> list[Result]:
+    """Time ``baseline`` and each candidate in interleaved rounds; ratios to the baseline.
+
+    ``warm_up=False`` skips the initial call of every function (for callers that have just
+    called each one to check its result).
+    """
     base_times: list[float] = []
     times: dict[str, list[float]] = {k: [] for k in candidates}
-    for fn in [baseline, *candidates.values()]:
-        fn()  # warm up (and trigger any code generation)
+    if warm_up:
+        for fn in [baseline, *candidates.values()]:
+            fn()  # warm up (and trigger any code generation)
     for _ in range(rounds):
         base_times.append(time_call(baseline, min_time))
         for name, fn in candidates.items():
             times[name].append(time_call(fn, min_time))
-    results = [Result(workload, "hand-written NumPy", statistics.median(base_times), 1.0,
-                      (1.0, 1.0))]
+    results = [Result(workload, BASELINE, statistics.median(base_times), 1.0, (1.0, 1.0),
+                      times=base_times)]
     for name, ts in times.items():
         ratios = [t / b for t, b in zip(ts, base_times)]
         results.append(Result(workload, name, statistics.median(ts), statistics.median(ratios),
-                              (min(ratios), max(ratios))))
+                              (min(ratios), max(ratios)), times=ts))
     return results
+
+
+def ratio_between(a: Result, b: Result) -> tuple[float, float, float]:
+    """Median and min-max of the per-round ratio ``a / b`` of two candidates timed in the
+    same rounds (e.g. the tape against PyTorch eager)."""
+    ratios = [x / y for x, y in zip(a.times, b.times)]
+    return statistics.median(ratios), min(ratios), max(ratios)

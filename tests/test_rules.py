@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from rule_cases import CASES, Case
+from tests.rule_cases import CASES, Case
 
 import chainrule
 from chainrule import runtime

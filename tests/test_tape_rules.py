@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from rule_cases import CASES, Case
 
 import chainrule as cr
 from chainrule.tape.record import apply
+from tests.rule_cases import CASES, Case
 
 EPS = 1e-6
 RTOL = 1e-5

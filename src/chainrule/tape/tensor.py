@@ -282,6 +282,7 @@ for _name in registered_attrs():
         setattr(_TensorLike, _name, _numpy_attribute(_name))
 del _name
 
+
 class Tensor(_TensorLike):
     """An immutable value wrapping a NumPy array, recorded by :class:`GradientTape`.
 
