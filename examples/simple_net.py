@@ -68,7 +68,7 @@ def fit(model, optimizer, X, Y, num_epochs, batch_size=32, verbose=1):
 
         history.append(total_loss / num_batches)
         if verbose > 0 and epoch % verbose == 0:
-            print("Epoch {}/{}: Loss={}".format(epoch + 1, num_epochs, total_loss / num_batches))
+            print(f"Epoch {epoch + 1}/{num_epochs}: Loss={total_loss / num_batches}")
 
     return history
 

@@ -654,27 +654,25 @@ for _fn, _argnums in ((rt.kron_adjoint_a, (0, 2)), (rt.kron_adjoint_b, (0, 1))):
          argnums=_argnums, label="mixed ndim")
 
 # --------------------------------------------------------------------------- Jacobian helpers
-# chainrule.forward_runtime: how jacfwd/jacrev/hessian drivers assemble Jacobians.
+# How the jacfwd/jacrev/hessian drivers assemble Jacobians (rules in chainrule.forward_rules).
 
-from chainrule import forward_runtime as fr  # noqa: E402
-
-case(fr.jacobian_columns, lambda r: ([normal(r, 2, 3) for _ in range(4)], normal(r, 2, 3),
+case(rt.jacobian_columns, lambda r: ([normal(r, 2, 3) for _ in range(4)], normal(r, 2, 3),
                                      normal(r, 2, 2)))
-case(fr.jacobian_columns, lambda r: ([scalar(r) for _ in range(3)], scalar(r), normal(r, 3)),
+case(rt.jacobian_columns, lambda r: ([scalar(r) for _ in range(3)], scalar(r), normal(r, 3)),
      label="scalar output")
-case(fr.jacobian_columns, lambda r: ([[normal(r, 2), scalar(r)] for _ in range(3)],
+case(rt.jacobian_columns, lambda r: ([[normal(r, 2), scalar(r)] for _ in range(3)],
                                      (normal(r, 2), scalar(r)), normal(r, 3)),
      label="tuple output")
-case(fr.jacobian_columns_adjoint, lambda r: (normal(r, 2, 3, 2, 2), normal(r, 2, 3),
+case(rt.jacobian_columns_adjoint, lambda r: (normal(r, 2, 3, 2, 2), normal(r, 2, 3),
                                              normal(r, 2, 2)))
-case(fr.jacobian_rows, lambda r: ([normal(r, 2, 2) for _ in range(6)], normal(r, 2, 3),
+case(rt.jacobian_rows, lambda r: ([normal(r, 2, 2) for _ in range(6)], normal(r, 2, 3),
                                   normal(r, 2, 2)))
-case(fr.jacobian_rows_adjoint, lambda r: (normal(r, 2, 3, 2, 2), normal(r, 2, 3),
+case(rt.jacobian_rows_adjoint, lambda r: (normal(r, 2, 3, 2, 2), normal(r, 2, 3),
                                           normal(r, 2, 2)))
-case(fr.by_output, lambda r: ([[normal(r, 3), normal(r, 2)], [normal(r, 3), normal(r, 2)]],
+case(rt.by_output, lambda r: ([[normal(r, 3), normal(r, 2)], [normal(r, 3), normal(r, 2)]],
                               (normal(r, 3), normal(r, 2))))
-case(fr.by_output, lambda r: ([normal(r, 3), normal(r, 2)], normal(r, 4)), label="array output")
-case(fr.by_argument, lambda r: ([[normal(r, 3), normal(r, 2)], [normal(r, 3), normal(r, 2)]],
+case(rt.by_output, lambda r: ([normal(r, 3), normal(r, 2)], normal(r, 4)), label="array output")
+case(rt.by_argument, lambda r: ([[normal(r, 3), normal(r, 2)], [normal(r, 3), normal(r, 2)]],
                                 (normal(r, 3), normal(r, 2))))
 
 # --------------------------------------------------------------------------- methods, attributes

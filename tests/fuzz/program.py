@@ -187,6 +187,9 @@ class Program:
     def wrt(self) -> tuple[int, ...]:
         return (self.argnums,) if isinstance(self.argnums, int) else self.argnums
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # hypothesis's printer
+        printer.text(repr(self))
+
     def __repr__(self) -> str:  # what hypothesis prints for a falsifying example
         return (f"Program(argnums={self.argnums!r}, tape_ok={self.tape_ok}, args={self.args!r})"
                 f"\n{self.source()}")
@@ -286,13 +289,13 @@ class _Gen:
             if ints and self.num(0, 3) == 0:
                 self.features.add("int in arithmetic")
                 return E("({0} * 0.5)", (_name(self.pick(ints)),))
-        elif kind == V:
-            consts = [_name("C3")]
         else:
-            consts = [_name("C33")]
-        if not names:
-            return consts[0]
-        if self.num(0, 4) == 0:
+            const = _name("C3" if kind == V else "C33")
+            scalars = [v.name for v in env.values() if v.kind == S and not v.is_int]
+            if not names and scalars:  # data, not only constants
+                return E("({0} * {1})", (_name(self.pick(scalars)), const))
+            consts = [const]
+        if not names or self.num(0, 7) == 0:
             return consts[0]
         return _name(self.pick(names))
 
@@ -569,6 +572,8 @@ class _Gen:
             kinds += ["break", "continue"]
         kinds += ["return"]
         what = self.pick(kinds)
+        if what == "subassign" and self.coin():  # keep most programs runnable on the tape
+            what = "assign"
         return getattr(self, "s_" + what)(env, ctx)
 
     def new_kind(self) -> str:
@@ -638,10 +643,11 @@ class _Gen:
         tuple_helpers = [h for h in self.helpers if h.ret == "t"]
         if tuple_helpers and self.coin():
             h = self.pick(tuple_helpers)
+            value = self.call_helper(env, h, self.num(0, 2))
             a, b = self.fresh("s"), self.fresh("v")
             env[a] = Var(a, S)
             env[b] = Var(b, V)
-            return [Unpack([a, b], [self.call_helper(env, h, self.num(0, 2))])], False
+            return [Unpack([a, b], [value])], False
         targets = self._targets(env, ctx)
         pairs = [(p, q) for p in targets for q in targets if p.name < q.name
                  and p.kind == q.kind and p.owned == q.owned]
@@ -814,9 +820,8 @@ class _Gen:
         if self.num(0, 2) == 0:  # while True with a break
             self.features.add("break")
             body = self._loop_body(env, ctx, [])
-            body = [Assign(k, E("1"), "+=")] + body + [
-                If([(E("({0} or {1} >= {2})", (self.cond(env, 1), E(k), E(str(limit)))),
-                     [Line(E("break"))])])]
+            body = [Assign(k, E("1"), "+="), If([(E(f"{k} > {limit}"), [Line(E("break"))])])] \
+                + body + [If([(self.cond(env, 1), [Line(E("break"))])])]
             return [init, While(E("True"), body)], False
         test = E("({0} and {1} < {2})", (self.cond(env, 1), E(k), E(str(limit))))
         body = [Assign(k, E("1"), "+=")] + self._loop_body(env, ctx, [])
@@ -832,8 +837,9 @@ class _Gen:
         benv = dict(env)
         benv[i] = loop_var
         inner = replace(ctx, structured=True, loops=ctx.loops + 1, depth=ctx.depth + 1)
+        first = Line(E(f"{acc}.append({{0}})", (self.expr(benv, S, self.num(0, 2)),)))
         body, _ = self.block(benv, inner, 2)
-        body.append(Line(E(f"{acc}.append({{0}})", (self.expr(benv, S, self.num(0, 2)),))))
+        body.insert(0, first)  # before any break/continue: the list is never empty
         self._merge(env, [benv])
         out = self.fresh("s")
         env[out] = Var(out, S)

@@ -6,10 +6,10 @@ Guarantees:
   central finite differences in float64 by ``tests/test_rules.py``.
 * Rule bodies use ``math.*`` on the primal values: ``math`` functions take Python scalars,
   so their primal inputs are scalars, and ``math.cos`` on a float is an order of magnitude
-  faster than ``np.cos`` (this is what makes scalar loops fast). The tape never records a
-  ``math`` call (a ``Tensor`` passed to ``math.sin`` becomes a plain float), so these rules
-  are only inlined by the source transformer, where cotangents may be arrays but primal
-  values are scalars.
+  faster than ``np.cos`` (this is what makes scalar loops fast). A user's ``math.sin(t)`` on
+  a :class:`chainrule.Tensor` leaves the tape (the tensor becomes a float); inside a recorded
+  backward pass the tape records these rules' own ``math`` calls as primitives, so nested
+  tapes still differentiate them.
 * ``math.gamma`` and ``math.lgamma`` have no rules (their derivative needs the digamma
   function, which NumPy lacks); the integer-valued functions are non-differentiable.
 """

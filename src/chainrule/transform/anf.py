@@ -109,7 +109,8 @@ class _ANF:
             test = name(c)
         body = self.block([assign(target, e.body)])
         orelse = self.block([assign(target, e.orelse)])
-        return pre + [gast.If(test=test, body=body, orelse=orelse)]
+        # ``x = x if c else ...`` leaves the branch that keeps x empty
+        return pre + [gast.If(test=test, body=body or [gast.Pass()], orelse=orelse)]
 
     def atom(self, e: Any, pre: list[Any]) -> Any:
         if is_atom(e) or _static(e):

@@ -43,7 +43,7 @@ from typing import Any
 import gast
 import numpy as np
 
-from .. import forward_runtime, runtime
+from .. import forward_rules, runtime  # noqa: F401  (forward_rules registers rules)
 from ..errors import MissingRuleError, TransformError
 from ..rules import registry
 from .activity import NONDIFF_ATTRS, operand_names
@@ -99,7 +99,7 @@ for _helper, _linear in (("owned", (0,)),):
         _LINEAR[getattr(runtime, _helper)] = (_linear, None)
 # Helpers whose result is a constant (a seed, a shape): no tangent flows through them.
 _CONSTANT = {runtime.scalar_seed, runtime.ones_like, runtime.zeros_like, runtime.list_adjoint,
-             forward_runtime.basis, forward_runtime.zero_tangent}
+             runtime.basis, runtime.zero_tangent}
 # Fresh values: a tangent made by these may be written in place without copying.
 _FRESH = {"zeros_like", "zero_tangent", "owned", "snapshot", "add_at", "zero_at",
           "setitem_value"}
