@@ -7,7 +7,8 @@
 * reverse mode: ``value_and_grad``, ``grad``, ``vjp`` (the ``_fwd``/``_bwd`` pair) and
   ``elementwise_grad`` (for a scalar output, the gradient);
 * forward mode: ``grad(mode="forward")`` and ``jvp`` along a random direction;
-* the eager tape: the same source run on ``Variable``s inside a ``GradientTape``
+* the eager tape: the same source run on ``Variable``s (every argument) inside a
+  ``GradientTape``
   (programs that write into arrays, build ``np.array`` from a list or call ``math`` are
   skipped there: a Tensor is immutable and leaves the tape there, as in TensorFlow);
 * central finite differences in float64 along the same random direction, extrapolated
@@ -256,10 +257,9 @@ def _engines(fn: Callable[..., Any], args: Sequence[Any], argnums: int | tuple[i
     run("jvp", jvp)
     if tape:
         def on_tape() -> tuple[Any, list[Any]]:
-            inputs: list[Any] = _copy(args)
-            for i in wrt:
-                inputs[i] = cr.Variable(inputs[i])
+            inputs = [cr.Variable(a) for a in _copy(args)]
             with cr.GradientTape() as t:
+                t.watch(inputs)  # as TF: a variable returned without being read is unwatched
                 value = fn(*inputs)
             grads = t.gradient(value, [inputs[i] for i in wrt], unconnected_gradients="zero")
             return value, list(grads)

@@ -602,7 +602,7 @@ class _Gen:
         if var.name in ctx.iterated:
             self.features.add("rebind iterated sequence")
         alias = not (ctx.structured and var.owned)
-        if self.coin():
+        if kind != var.kind or self.coin():
             value = self.expr(env, kind, self.num(1, 3), alias=alias)
         else:
             tpl = self.pick(["({0} * 0.9 + {1})", "np.sin({0}) + {1}", "({0} - 0.5 * {1})",

@@ -63,7 +63,7 @@ from .emit import COMMENT_TAG, Namespace, render
 from .generate import Generated, Prepared, Request, prepare
 from .optimize import dedupe_comments, fold_primal, simplify
 from .parse import Parsed, parse_function
-from .resolve import Callee
+from .resolve import Callee, resolve_callee
 from .shapes import ShapeClasses
 
 __all__ = ["ForwardRequest", "ForwardGen", "TANGENT_PREFIX", "COMMENT_PREFIX", "render_forward"]
@@ -93,10 +93,9 @@ _LINEAR: dict[Any, tuple[tuple[int, ...], int | None]] = {
     runtime.add_grad: ((0, 1), None),
     runtime.seq_item_adjoint: ((0, 3), 0),
     runtime.setitem_value: ((0, 2), None),
+    runtime.owned: ((0,), None),
+    runtime.push_grad: ((0, 2), 0),
 }
-for _helper, _linear in (("owned", (0,)),):
-    if hasattr(runtime, _helper):
-        _LINEAR[getattr(runtime, _helper)] = (_linear, None)
 # Helpers whose result is a constant (a seed, a shape): no tangent flows through them.
 _CONSTANT = {runtime.scalar_seed, runtime.ones_like, runtime.zeros_like, runtime.list_adjoint,
              runtime.basis, runtime.zero_tangent}
@@ -191,18 +190,10 @@ def runtime_comprehension(value: Any, ctx: Context, local_names: set[str]
     if not all(isinstance(a, (gast.Name, gast.Constant)) for a in
                list(elt.args) + [k.value for k in elt.keywords]):
         return None
-    from .resolve import resolve_callee
-
     callee = resolve_callee(elt.func, ctx, local_names)
     if callee.kind != "primitive" or getattr(callee.obj, "__module__", None) != runtime.__name__:
         return None
     return elt, gen.target.id, gen.iter.id
-
-
-def resolve_elt(elt: Any, gen: Any) -> Any:
-    from .resolve import resolve_callee
-
-    return resolve_callee(elt.func, gen.ctx, gen.local_names).obj
 
 
 def _kw_position(prim: Any, kw: str) -> int | None:
@@ -292,7 +283,7 @@ def _mutating_assignments(stmts: list[Any]) -> set[str]:
             func = sub.value.func
             if (isinstance(func, gast.Attribute) and func.attr == "pop") or (
                     isinstance(func, gast.Name) and func.id.rstrip("_0123456789") in
-                    ("pop_grad", "seq_item_adjoint")):
+                    ("pop_grad", "push_grad", "seq_item_adjoint")):
                 out.add(sub.targets[0].id)
     return out
 
@@ -429,8 +420,9 @@ class ForwardGen:
 
     def scalar(self, s: Any, atom: Any) -> bool:
         """Whether ``atom`` is provably a scalar where ``s`` reads it."""
-        if isinstance(atom, gast.Constant):
-            return True
+        if isinstance(atom, gast.Constant) or (isinstance(atom, gast.UnaryOp) and
+                                               isinstance(atom.operand, gast.Constant)):
+            return True  # 2.0, -1.0
         if isinstance(atom, gast.Name):
             return self.shapes.same(self.shapes.operand_class(s, atom.id), "scalar")
         return False
@@ -521,7 +513,8 @@ class ForwardGen:
             spans = _elementwise_names(total)
             if not all(self.scalar(s, o) for o in others) and all(
                     self.shapes.needs_unbroadcast(s, v) for v in active_vars) and not (
-                    t in spans or all(self.scalar(s, o) or o.id in spans for o in others)):
+                    t in spans or all(self.scalar(s, o) or (
+                        isinstance(o, gast.Name) and o.id in spans) for o in others)):
                 total = call(self.runtime("broadcast_like"), total, name(t))
         return total
 
@@ -718,7 +711,7 @@ class ForwardGen:
         """The tangent of ``[helper(..., e, ...) for e in lst]``: the same comprehension over
         the helper's tangent, iterating over ``zip(lst, d_lst)`` when ``lst`` is active."""
         elt, e, lst = comp
-        prim = registry.primitive_of(resolve_elt(elt, self))
+        prim = registry.primitive_of(resolve_callee(elt.func, self.ctx, self.local_names).obj)
         iterate = self.active(lst)
         if iterate:
             self.activity.varied.add(e)
