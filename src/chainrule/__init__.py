@@ -2,7 +2,8 @@
 
 Two engines share one rule library: a source transformer that generates readable
 derivative code (:func:`grad`, :func:`value_and_grad`, :func:`vjp`, ...) and an eager
-:class:`GradientTape` with TensorFlow 2's API.
+:class:`GradientTape` with TensorFlow 2's API. :func:`function` stages tape code into the
+first engine's generated code (TensorFlow's ``tf.function``).
 """
 
 from .api import (
@@ -85,6 +86,10 @@ from .tape import (
 )
 
 # --- end eager tape ---
+
+# --- @chainrule.function (tape code staged into generated adjoint source) ---
+# isort: split
+from .staging import function
 
 __version__ = "0.1.0"
 
@@ -171,4 +176,5 @@ __all__ = [
     "complex64",
     "complex128",
     # --- end eager tape ---
+    "function",
 ]

@@ -365,6 +365,9 @@ def check_program(program: Any) -> Verdict:
     try:
         return check_function(plain.f, program.args, program.argnums, twin.f, tracer,
                               tape=program.tape_ok)
+    except Disagreement as exc:
+        raise Disagreement(f"{exc}\n--- the program ({program.argnums=}) ---\n"
+                           f"{program.source()}") from exc
     finally:
         unload_module(plain)
         unload_module(twin)

@@ -7,7 +7,7 @@ def grad_loop_sum(x, w):
         stack.append(t3)
         t3 = np.tanh(x * w[i])
         s = s + np.sum(t3)
-    b_s = scalar_seed(s, 'loop_sum')
+    b_s = 1.0
     b_w = zeros_like(w)
     b_x = zeros_like(x)
     for i in reversed(range(3)):

@@ -585,6 +585,7 @@ def instrument(generated: list[Any]) -> dict[str, Any]:
         twin = builder.build(twins[g.name])
         source = render(twin)
         fn = compile_function(source, twins[g.name], g.namespace, twins[g.name])
+        fn.__dep_params__ = list(builder.param_masks)
         if g.fn is not None and g.fn.__defaults__ is not None:
             fn.__defaults__ = g.fn.__defaults__
         out[g.name] = fn

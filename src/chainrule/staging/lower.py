@@ -89,10 +89,11 @@ _COUNTER = itertools.count(1)
 _LOCK = threading.Lock()
 
 
-def compile_generated(fdef: Any, namespace: Namespace, origin: str | None, label: str
-                      ) -> Any:
+def compile_generated(fdef: Any, namespace: Namespace, origin: str | None, label: str,
+                      bind: bool = False) -> Any:
     """Compile the gast ``fdef`` in ``namespace`` from its source, registered in linecache
     under a fresh name, remembering which line of ``origin`` each generated line came from.
+    The function's name stays bound in ``namespace`` only with ``bind=True``.
     """
     tree = gast.gast_to_ast(gast.Module(body=[fdef], type_ignores=[]))
     ast.fix_missing_locations(tree)
@@ -111,8 +112,15 @@ def compile_generated(fdef: Any, namespace: Namespace, origin: str | None, label
     if origin is not None:
         _FILES[filename] = (origin, lines)
     code = compile(source, filename, "exec")
+    had = dict.__contains__(namespace, fdef.name)
+    previous = dict.get(namespace, fdef.name)
     exec(code, namespace)  # noqa: S102 - generated code
     fn = dict.__getitem__(namespace, fdef.name)
+    if not bind:
+        if had:
+            dict.__setitem__(namespace, fdef.name, previous)
+        else:
+            dict.__delitem__(namespace, fdef.name)
     fn.__chainrule_staged_source__ = source
     return fn
 
@@ -266,7 +274,7 @@ class Lowering:
         for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs:
             a.annotation = None
         dict.__setitem__(ns, fdef.name, None)  # bound to the lowered function below
-        entry.fn = compile_generated(fdef, ns, parsed.filename, fn.__name__)
+        entry.fn = compile_generated(fdef, ns, parsed.filename, fn.__name__, bind=True)
         if fn.__defaults__ is not None:
             entry.fn.__defaults__ = fn.__defaults__
         if fn.__kwdefaults__:

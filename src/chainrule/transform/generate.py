@@ -22,7 +22,16 @@ from .desugar import Context, LocalFunction, desugar
 from .emit import Namespace, compile_function, render
 from .fence import fence
 from .jumps import lower_jumps
-from .optimize import compact, dedupe_comments, fold_primal, propagate_copies, recomputed
+from .optimize import (
+    compact,
+    dedupe_comments,
+    eliminate_dead_primal,
+    fold_primal,
+    propagate_copies,
+    recomputed,
+    scalar_reduction_peephole,
+    shape_substitution,
+)
 from .parse import Parsed, parse_function
 from .reverse import ReverseGen
 from .save import place_saves
@@ -165,6 +174,8 @@ class Request:
         body: list[Any] = [gast.Expr(value=const(_docstring(prep, wrt, kind)))]
         if parts.uses_stack:
             body.append(assign(parts.stack, gast.List(elts=[], ctx=gast.Load())))
+        body += _prebind(parts.primal, parts.adjoint, prep.params,
+                         parts.ns.runtime("zeros_like").id)
         body += parts.primal
         ret = prep.ret
         if ret is None:
@@ -178,16 +189,23 @@ class Request:
             ret_value: Any = name(value_name)
         else:
             ret_value = clone(ret)
+        proved_scalar = parts.gen.shapes is not None and parts.gen.shapes.output_proved_scalar
         if isinstance(ret, gast.Name) and ret.id in parts.defined or (
                 isinstance(ret, gast.Name) and parts.gen.active(ret.id)):
-            seed = call(ns.runtime("ones_like"), clone(ret)) if kind == "elementwise" else \
-                call(ns.runtime("scalar_seed"), clone(ret), fname)
+            if kind == "elementwise":
+                seed = call(ns.runtime("ones_like"), clone(ret))
+            elif proved_scalar:
+                seed = const(1.0)  # shape analysis proved the output is a scalar
+            else:
+                seed = call(ns.runtime("scalar_seed"), clone(ret), fname)
             body.append(assign(parts.gen.adj(ret.id), seed))
         elif kind != "elementwise":
             body.append(gast.Expr(value=call(ns.runtime("scalar_seed"), clone(ret), fname)))
         body += parts.adjoint
         grads = self.grad_exprs(parts, wrt)
         result = gast.Tuple(elts=grads, ctx=gast.Load()) if multiple else grads[0]
+        if kind == "grad":
+            body = self.trim(body, parts, result)
         if kind == "value_and_grad":
             result = gast.Tuple(elts=[ret_value, result], ctx=gast.Load())
         body.append(gast.Return(value=result))
@@ -195,6 +213,33 @@ class Request:
                                 decorator_list=[], returns=None, type_comment=None,
                                 type_params=[])
         return self.add(fdef, ns, prep.parsed.fn)
+
+    def trim(self, body: list[Any], parts: _Parts, result: Any) -> list[Any]:
+        """For ``grad`` (which returns no value): read shapes from the earliest value of
+        each shape class, make a reduction's cotangent broadcast instead of materialise,
+        and drop the primal code nothing reads any more."""
+        shapes = parts.gen.shapes
+        if shapes is None:
+            return body
+        stores = {}
+        for st in body:
+            for n in gast.walk(st):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                    stores[n.id] = stores.get(n.id, 0) + 1
+        single = {n for n, c in stores.items() if c == 1}
+        split = next((k for k, st in enumerate(body) if _is_seed(st, parts)), None)
+        if split is None:
+            return body
+        primal, rest = body[:split], body[split:]
+        rest = shape_substitution(primal, rest, shapes.final_same, single)
+        expand = parts.ns.runtime("expand_reduced").id
+        rest = scalar_reduction_peephole(rest, shapes.final_same, expand)
+        modules = {n for n, v in dict.items(parts.ns) if getattr(v, "__name__", "") in
+                   ("numpy", "math")} | {n for n in parts.ns.user_globals
+                                          if getattr(parts.ns.user_globals.get(n), "__name__",
+                                                     "") in ("numpy", "math")}
+        primal = eliminate_dead_primal(primal, rest + [gast.Expr(value=result)], modules)
+        return primal + rest
 
     # ------------------------------------------------------------------ fwd/bwd pairs
     def build_pair(self, prep: Prepared, wrt: list[str], fwd_name: str, bwd_name: str) -> None:
@@ -298,6 +343,39 @@ class Request:
         for g in self.generated:
             for n, fn in everything.items():
                 dict.__setitem__(g.namespace, n, fn)
+
+
+def _is_seed(st: Any, parts: _Parts) -> bool:
+    """The statement that starts the adjoint sweep: ``b_out = 1.0`` or ``scalar_seed(...)``."""
+    value = st.value if isinstance(st, (gast.Assign, gast.Expr)) else None
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and \
+            value.func.id in ("scalar_seed", "ones_like"):
+        return True
+    return (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)
+            and st.targets[0].id in parts.gen.adj_names.values()
+            and isinstance(value, gast.Constant) and value.value == 1.0)
+
+
+def _prebind(primal: list[Any], adjoint: list[Any], params: list[str], zeros: str
+             ) -> list[Any]:
+    """``v = None`` for each local whose cotangent the adjoint zeroes (``b_v = zeros_like(v)``,
+    where control flow makes a contribution conditional) and that a branch or an early
+    return may leave unbound. On such a path no adjoint statement reads ``b_v``, and
+    ``zeros_like(None)`` is ``0.0``. Locals bound before the first compound statement are
+    always bound. (``build_pair`` does the same for the values ``_fwd`` returns.)"""
+    bound = set(params)
+    for s in primal:
+        if isinstance(s, (gast.If, gast.For, gast.While)):
+            break
+        bound |= set(names_stored(s))
+    out: list[str] = []
+    for sub in gast.walk(gast.Module(body=adjoint, type_ignores=[])):
+        if isinstance(sub, gast.Call) and isinstance(sub.func, gast.Name) and \
+                sub.func.id == zeros and len(sub.args) == 1 and \
+                isinstance(sub.args[0], gast.Name) and sub.args[0].id not in bound and \
+                sub.args[0].id not in out:
+            out.append(sub.args[0].id)
+    return [assign(n, const(None)) for n in out]
 
 
 def _signature(args: Any) -> inspect.Signature:

@@ -327,3 +327,125 @@ def recomputed(adjoint: list[Any], primal: list[Any]) -> set[str]:
     """Names the adjoint assigns that the primal never mentions: adjoint-only temporaries."""
     in_primal = {n.id for s in primal for n in gast.walk(s) if isinstance(n, gast.Name)}
     return {n for n in _count_stores(adjoint) if n not in in_primal}
+
+
+_SHAPE_ONLY = {  # runtime helper / NumPy function -> positions of arguments read for shape only
+    "unbroadcast": (1,), "expand_reduced": (1,), "getitem_adjoint": (1,), "zeros_like": (0,),
+    "ones_like": (0,), "grad_item": (2,), "size": (0,), "shape": (0,), "ndim": (0,),
+}
+
+
+def _order_of_definition(primal: list[Any]) -> dict[str, int]:
+    order: dict[str, int] = {}
+    for k, s in enumerate(primal):
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            order.setdefault(s.targets[0].id, k)
+    return order
+
+
+def shape_substitution(primal: list[Any], adjoint: list[Any], same_shape: Any,
+                       single: set[str]) -> list[Any]:
+    """Where the adjoint reads a value only for its shape, read the earliest-defined value of
+    the same shape class instead, so that later values can become dead primal code."""
+    order = _order_of_definition(primal)
+    candidates = [n for n in sorted(order, key=order.get) if n in single]
+
+    def replacement(n: str) -> str:
+        if n not in single or n not in order:
+            return n
+        for m in candidates:
+            if order[m] >= order[n]:
+                return n
+            if same_shape(m, n):
+                return m
+        return n
+
+    class Rewrite(gast.NodeTransformer):
+        def visit_Call(self, node: Any) -> Any:
+            self.generic_visit(node)
+            f = node.func
+            fname = f.attr if isinstance(f, gast.Attribute) else getattr(f, "id", None)
+            for pos in _SHAPE_ONLY.get(fname, ()):
+                if pos < len(node.args) and isinstance(node.args[pos], gast.Name):
+                    node.args[pos] = gast.Name(id=replacement(node.args[pos].id),
+                                               ctx=gast.Load(), annotation=None,
+                                               type_comment=None)
+            return node
+
+    return [Rewrite().visit(s) for s in adjoint]
+
+
+def scalar_reduction_peephole(adjoint: list[Any], same_shape: Any, expand: str) -> list[Any]:
+    """``expand_reduced(s, X, None, False) * c * A`` with ``A`` shaped like ``X`` is
+    ``s * c * A``: the scalar broadcasts, no array of copies of ``s`` is made."""
+
+    def factors(node: Any) -> list[Any]:
+        if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Mult):
+            return factors(node.left) + factors(node.right)
+        return [node]
+
+    def is_full_expand(node: Any) -> bool:
+        return (isinstance(node, gast.Call) and isinstance(node.func, gast.Name)
+                and node.func.id == expand and len(node.args) == 4
+                and isinstance(node.args[1], gast.Name)
+                and isinstance(node.args[2], gast.Constant) and node.args[2].value is None
+                and isinstance(node.args[3], gast.Constant) and node.args[3].value is False)
+
+    class Rewrite(gast.NodeTransformer):
+        def visit_BinOp(self, node: Any) -> Any:
+            if not isinstance(node.op, gast.Mult):
+                return self.generic_visit(node)
+            fs = factors(node)
+            expands = [f for f in fs if is_full_expand(f)]
+            if len(expands) == 1:
+                x = expands[0].args[1].id
+                others = [f for f in fs if f is not expands[0]]
+                names = [f for f in others if isinstance(f, gast.Name)]
+                if names and all(isinstance(f, gast.Constant) or
+                                 (isinstance(f, gast.Name) and same_shape(f.id, x))
+                                 for f in others):
+                    scalar = expands[0].args[0]
+                    return _replace_node(node, expands[0], scalar)
+            return self.generic_visit(node)
+
+    return [Rewrite().visit(s) for s in adjoint]
+
+
+def _replace_node(tree: Any, old: Any, new: Any) -> Any:
+    class R(gast.NodeTransformer):
+        def visit(self, node: Any) -> Any:
+            if node is old:
+                return new
+            return self.generic_visit(node)
+
+    return R().visit(tree)
+
+
+def _pure_primal(value: Any, modules: set[str]) -> bool:
+    for sub in gast.walk(value):
+        if isinstance(sub, gast.Call):
+            f = sub.func
+            if not (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name)
+                    and f.value.id in modules):
+                return False
+    return True
+
+
+def eliminate_dead_primal(primal: list[Any], later: list[Any], modules: set[str]
+                          ) -> list[Any]:
+    """Drop top-level primal assignments of pure expressions whose value nothing reads."""
+    changed = True
+    while changed:
+        changed = False
+        loads = _count_loads(primal + later)
+        stores = _count_stores(primal + later)
+        for k in range(len(primal) - 1, -1, -1):
+            s = primal[k]
+            if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                    and loads.get(s.targets[0].id, 0) == 0
+                    and stores.get(s.targets[0].id, 0) == 1
+                    and _pure_primal(s.value, modules)):
+                del primal[k]
+                changed = True
+                break
+    return primal

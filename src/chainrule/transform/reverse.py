@@ -208,7 +208,36 @@ class ReverseGen:
             bound = self.ns.bind(free, obj)
             if bound != free:
                 mapping[free] = name(bound)
-        return simplify(substitute(tpl.expr, mapping))
+        return simplify(self.static_shapes(substitute(tpl.expr, mapping), where))
+
+    def static_shapes(self, expr: Any, where: Any) -> Any:
+        """``np.size(s)``, ``np.ndim(s)``, ``np.shape(s)`` of a value known to be a Python
+        scalar are the constants 1, 0 and ``()``."""
+        if self.shapes is None:
+            return expr
+        shapes, stmt = self.shapes, where
+        constants = {"size": 1, "ndim": 0, "shape": ()}
+
+        class Fold(gast.NodeTransformer):
+            def visit_Call(inner, node: Any) -> Any:  # noqa: N805
+                inner.generic_visit(node)
+                f = node.func
+                if (isinstance(f, gast.Attribute) and f.attr in constants
+                        and isinstance(f.value, gast.Name) and len(node.args) == 1
+                        and not node.keywords and isinstance(node.args[0], gast.Name)):
+                    module = self.ns.get(f.value.id)
+                    arg = node.args[0].id
+                    target = stmt.targets[0] if isinstance(stmt, gast.Assign) else None
+                    if isinstance(target, gast.Name) and target.id == arg:
+                        cls = shapes.result.get(id(stmt))
+                    else:
+                        cls = shapes.operand_class(stmt, arg)
+                    if getattr(module, "__name__", None) == "numpy" and \
+                            shapes.same(cls, "scalar"):
+                        return gast.Constant(value=constants[f.attr], kind=None)
+                return node
+
+        return Fold().visit(expr)
 
     # ------------------------------------------------------------------ statements
     def block(self, stmts: list[Any], defined: set[str]) -> list[Any]:

@@ -57,8 +57,19 @@ class ShapeClasses:
         self.certain = True
         env = {p: self.fresh(f"param:{p}") for p in params}
         env = self.block(fdef.body, env)
+        self.final = env
+        # proved before the output is assumed scalar (grad checks that at run time)
+        self.output_proved_scalar = scalar_output is not None and scalar_output in env and \
+            self.same(env[scalar_output], SCALAR)
         if scalar_output is not None and scalar_output in env:
             self.union(env[scalar_output], SCALAR)
+
+    def final_same(self, a: str, b: str) -> bool:
+        """``a`` and ``b`` share a shape class at the end of the function."""
+        return self.same(self.final.get(a), self.final.get(b))
+
+    def final_scalar(self, a: str) -> bool:
+        return self.same(self.final.get(a), SCALAR)
 
     # ------------------------------------------------------------------ union-find
     def find(self, c: str) -> str:

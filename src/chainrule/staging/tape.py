@@ -1,0 +1,503 @@
+"""The run-time half of a staged tape block: :class:`StagedBlock` runs a block's generated
+code, :class:`StagedTape` answers ``gradient``/``jacobian``/``batch_jacobian`` from it.
+
+Guarantees (the eager :class:`~chainrule.GradientTape`'s, see :mod:`chainrule.tape.tape`):
+
+* what the block computes, with the dtypes of the eager run; values the block computes
+  come out as untracked :class:`~chainrule.Tensor` objects (a value the block passes
+  through unchanged comes out as the very object that went in);
+* sources are matched by *identity*, as on the tape: the objects watched on entry, the
+  trainable floating-point Variables the block reads (unless
+  ``watch_accessed_variables=False``), the values a ``watch`` later in the block names, and
+  the intermediate values a gradient is asked for; targets are the Tensors the block
+  computed (or sources themselves);
+* ``gradient`` sums over targets and lists of targets, seeds with ``output_gradients``,
+  casts each gradient to its source's dtype, returns the structure of ``sources``; an
+  unconnected source gives ``None``, zeros or :class:`~chainrule.UnconnectedGradientError`
+  (``unconnected_gradients``), decided by the connectivity masks of :mod:`.deps`;
+* a non-persistent tape answers once (a second call is the eager ``RuntimeError``);
+  ``jacobian`` and ``batch_jacobian`` pull back one seed per target element as the tape.
+
+No tape records anything at run time: the block runs generated NumPy code.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ..errors import TransformError, UnconnectedGradientError
+from ..runtime import astype
+from ..tape.tape import _RELEASED, UnconnectedGradients, _check_sources, _flatten, _pack, _policy
+from ..tape.tensor import Tensor, _TensorLike, wrap
+from ..tape.variable import Variable
+from . import deps as _deps
+from .blocks import Block, SourceLeaf, Spec, get_path
+from .lower import staging_error
+
+__all__ = ["StagedBlock", "StagedTape", "tape_options"]
+
+_FLOAT = "fc"
+
+
+def tape_options(persistent: bool = False, watch_accessed_variables: bool = True
+                 ) -> tuple[bool, bool]:
+    """The arguments of ``GradientTape(...)`` in a staged function."""
+    return bool(persistent), bool(watch_accessed_variables)
+
+
+# ================================================================= values in and out
+
+def _flagged_kind(v: Any, watched: set[int], watch_accessed: bool) -> Any:
+    t = type(v)
+    if t is Tensor:
+        dtype = v._value.dtype
+        return ("T", dtype, id(v) in watched and dtype.kind in _FLOAT)
+    if isinstance(v, Variable):
+        dtype = v._value.dtype
+        src = (id(v) in watched or (v._trainable and watch_accessed)) and dtype.kind in _FLOAT
+        return ("V", v._trainable, dtype, src)
+    if t is np.ndarray or isinstance(v, np.generic):
+        return ("A", v.dtype)
+    if t is list or t is tuple:
+        return (t, tuple(_flagged_kind(e, watched, watch_accessed) for e in v))
+    if t in (float, int, bool, complex, str) or v is None:
+        return (t,)
+    return ("O", t)
+
+
+def _raw(v: Any) -> Any:
+    t = type(v)
+    if t is Tensor:
+        return v._value
+    if isinstance(v, Variable):
+        v._shared = True  # later assignments write a new buffer: saved values stay valid
+        return v._value
+    if t is list:
+        return [_raw(e) for e in v]
+    if t is tuple:
+        return tuple(_raw(e) for e in v)
+    return v
+
+
+def _index_raw(v: Any, raw: Any, into: dict[int, Any]) -> None:
+    if isinstance(v, _TensorLike):
+        into[id(raw)] = v
+    elif type(v) in (list, tuple):
+        for a, b in zip(v, raw):
+            _index_raw(a, b, into)
+
+
+def _wrap_out(v: Any, originals: dict[int, Any]) -> Any:
+    original = originals.get(id(v))
+    if original is not None:
+        return original
+    t = type(v)
+    if t is np.ndarray or isinstance(v, np.generic):
+        return wrap(v, 0)
+    if t is list:
+        return [_wrap_out(e, originals) for e in v]
+    if t is tuple:
+        return tuple(_wrap_out(e, originals) for e in v)
+    return v
+
+
+def _leaves(v: Any, path: tuple[int, ...] = ()) -> list[tuple[tuple[int, ...], Any]]:
+    if type(v) in (list, tuple):
+        out = []
+        for i, e in enumerate(v):
+            out += _leaves(e, path + (i,))
+        return out
+    return [(path, v)]
+
+
+def _mask_at(mask: Any, path: tuple[int, ...]) -> Any:
+    for i in path:
+        mask = _deps.ditem(mask, i)
+    return mask
+
+
+# ================================================================= blocks
+
+class StagedBlock:
+    """Runs one top-level tape block of a staged function (callable from the wrapper)."""
+
+    def __init__(self, block: Block) -> None:
+        self.block = block
+        self.label = block.label
+
+    def __repr__(self) -> str:
+        return f"<staged {self.label}>"
+
+    def _check_watch(self, values: tuple[Any, ...]) -> set[int]:
+        watched: set[int] = set()
+        for value in values:
+            for leaf in _flatten(value):
+                if not isinstance(leaf, _TensorLike):
+                    raise ValueError(
+                        f"Passed in object of type {type(leaf).__name__}, not a chainrule Tensor "
+                        "or Variable; wrap it with chainrule.constant(...) first")
+                if leaf.dtype.kind not in _FLOAT:
+                    warnings.warn(
+                        f"The dtype of the watched tensor must be floating (e.g. float64), got "
+                        f"{leaf.dtype.name}; it will not carry gradients", UserWarning,
+                        stacklevel=3)
+                    continue
+                watched.add(id(leaf))
+        return watched
+
+    def specialize(self, options: tuple[bool, bool], watches: tuple[Any, ...],
+                   values: tuple[Any, ...]) -> tuple[Spec, set[int], list[Any]]:
+        watched = self._check_watch(watches) if watches else set()
+        watch_accessed = options[1]
+        caps = [c.read() for c in self.block.captures]
+        kinds = tuple(_flagged_kind(v, watched, watch_accessed) for v in values)
+        cap_kinds = tuple(_flagged_kind(v, watched, watch_accessed) for v in caps)
+        spec = self.block.specialize(kinds, cap_kinds, watch_accessed)
+        if spec.fwd is not None and not hasattr(spec, "mask_kwargs"):
+            spec.mask_kwargs = _mask_kwargs(spec, kinds, cap_kinds, self.block)  # type: ignore
+        return spec, watched, caps
+
+    def __call__(self, options: tuple[bool, bool], watches: tuple[Any, ...],
+                 *values: Any) -> tuple[StagedTape, tuple[Any, ...]]:
+        spec, _, caps = self.specialize(options, watches, values)
+        args = [_raw(v) for v in values]
+        cap_raw = [_raw(c) for c in caps]
+        probes = [0.0] * len(spec.probes)
+        masks = None
+        saved = None
+        if spec.fwd is None:
+            outs = spec.extracted(*args, *cap_raw, *probes)
+        elif spec.static and spec.masks is not None:
+            outs, saved = spec.fwd(*args, *cap_raw, *probes)
+            masks = spec.masks
+        else:
+            (outs, saved), all_masks = spec.twin(*args, *cap_raw, *probes,
+                                                 **spec.mask_kwargs)  # type: ignore[attr-defined]
+            masks = _deps.ditem(all_masks, 0)
+            if spec.static:
+                spec.masks = masks
+        originals: dict[int, Any] = {}
+        for v, r in zip(values, args):
+            _index_raw(v, r, originals)
+        for v, r in zip(caps, cap_raw):
+            _index_raw(v, r, originals)
+        out_objects = tuple(_wrap_out(o, originals) for o in outs)
+        tape = StagedTape(self, spec, options[0], saved, masks, values, caps, out_objects)
+        return tape, out_objects
+
+
+def _mask_kwargs(spec: Spec, kinds: tuple[Any, ...], cap_kinds: tuple[Any, ...],
+                 block: Block) -> dict[str, Any]:
+    """The ``dep_<param>=mask`` keywords of the twin: one bit per source leaf."""
+    by_param: dict[str, dict[tuple[int, ...], int]] = {}
+    param_kind: dict[str, Any] = {}
+    for leaf in spec.sources:
+        if leaf.where == "input":
+            param = spec.params[leaf.index]
+            param_kind[param] = kinds[leaf.index]
+        elif leaf.where == "capture":
+            param = spec.params[len(block.inputs) + leaf.index]
+            param_kind[param] = cap_kinds[leaf.index]
+        else:
+            param = spec.params[len(block.inputs) + len(block.captures) + leaf.index]
+            param_kind[param] = ("T",)
+        by_param.setdefault(param, {})[leaf.path] = leaf.bit
+
+    def build(kind: Any, bits: dict[tuple[int, ...], int], path: tuple[int, ...]) -> Any:
+        if kind[0] in (list, tuple):
+            return _deps.DList([build(k, bits, path + (i,)) for i, k in enumerate(kind[1])])
+        return bits.get(path, 0)
+
+    out = {}
+    for param, bits in by_param.items():
+        mask_name = spec.twin_masks[param]
+        out[mask_name] = build(param_kind[param], bits, ())
+    return out
+
+
+# ================================================================= tapes
+
+class StagedTape:
+    """The ``tape`` of a staged ``with GradientTape() as tape:`` block."""
+
+    def __init__(self, block: StagedBlock, spec: Spec, persistent: bool, saved: Any,
+                 masks: Any, inputs: tuple[Any, ...], captures: list[Any],
+                 outputs: tuple[Any, ...]) -> None:
+        self._block = block
+        self._spec = spec
+        self._persistent = persistent
+        self._saved = saved
+        self._masks = masks
+        self._inputs = inputs
+        self._captures = captures
+        self._outputs = outputs
+        self._released = False
+        self._sources: dict[int, list[SourceLeaf]] | None = None
+        self._targets: dict[int, tuple[int, tuple[int, ...]]] | None = None
+
+    def __repr__(self) -> str:
+        kind = "persistent " if self._persistent else ""
+        return f"<{kind}staged GradientTape of {self._block.label}>"
+
+    # ------------------------------------------------------------- identity indexes
+    def _source_index(self) -> dict[int, list[SourceLeaf]]:
+        if self._sources is None:
+            index: dict[int, list[SourceLeaf]] = {}
+            spec = self._spec
+            for leaf in spec.sources:
+                if leaf.where == "input":
+                    obj = get_path(self._inputs[leaf.index], leaf.path)
+                elif leaf.where == "capture":
+                    obj = get_path(self._captures[leaf.index], leaf.path)
+                else:
+                    target = spec.probes[leaf.index]
+                    if not target:
+                        continue  # a watch later in the block: the name's value there
+                    obj = self._outputs[spec.outputs.index(target)]
+                index.setdefault(id(obj), []).append(leaf)
+            self._sources = index
+        return self._sources
+
+    def _target_index(self) -> dict[int, tuple[int, tuple[int, ...]]]:
+        if self._targets is None:
+            index: dict[int, tuple[int, tuple[int, ...]]] = {}
+            for i, out in enumerate(self._outputs):
+                for path, leaf in _leaves(out):
+                    if isinstance(leaf, _TensorLike) and id(leaf) not in index:
+                        index[id(leaf)] = (i, path)
+            self._targets = index
+        return self._targets
+
+    def watched_variables(self) -> tuple[Variable, ...]:
+        """The Variables this tape watches (in the order the block receives them)."""
+        out: list[Variable] = []
+        spec = self._spec
+        for leaf in spec.sources:
+            if leaf.where == "input":
+                obj = get_path(self._inputs[leaf.index], leaf.path)
+            elif leaf.where == "capture":
+                obj = get_path(self._captures[leaf.index], leaf.path)
+            else:
+                continue
+            if isinstance(obj, Variable) and all(obj is not v for v in out):
+                out.append(obj)
+        return tuple(out)
+
+    # ------------------------------------------------------------- pulling back
+    def _begin(self, what: str) -> None:
+        if self._released:
+            raise RuntimeError(_RELEASED.format(what=what))
+
+    def _end(self) -> None:
+        if not self._persistent:
+            self._released = True
+            self._saved = None
+
+    def _pull(self, targets: list[Any], seeds: list[Any]) -> tuple[Any, Any, dict[int, Any]]:
+        """Pull ``seeds`` (one per target, ``None`` for ones) back through the block:
+        ``(cotangents of the sources, mask of the targets, seeds landing on sources)``."""
+        spec = self._spec
+        index = self._target_index()
+        sources = self._source_index()
+        cot: list[Any] = [None] * len(self._outputs)
+        mask: Any = 0
+        direct: dict[int, Any] = {}
+        any_seed = False
+        for t, og in zip(targets, seeds, strict=True):
+            if not isinstance(t, _TensorLike):
+                continue
+            loc = index.get(id(t))
+            if loc is None and id(t) not in sources:
+                continue
+            if og is None:
+                g = np.ones_like(t._value)
+                g = g[()] if g.ndim == 0 else g
+            else:
+                g = og._value if isinstance(og, _TensorLike) else np.asarray(og)
+            if loc is None:
+                old = direct.get(id(t))
+                direct[id(t)] = g if old is None else old + g
+                continue
+            i, path = loc
+            if self._masks is not None:
+                mask = mask | _mask_at(_deps.ditem(self._masks, i), path)
+            if path:
+                if cot[i] is None:
+                    cot[i] = _zeros_structure(self._saved_output(i))
+                cot[i] = _add_at_path(cot[i], path, g)
+            else:
+                cot[i] = g if cot[i] is None else cot[i] + g
+            any_seed = True
+        grads = None
+        if any_seed and spec.bwd is not None and self._saved is not None:
+            grads = spec.bwd(tuple(cot), self._saved)
+        return grads, mask, direct
+
+    def _saved_output(self, i: int) -> Any:
+        out = self._outputs[i]
+        return _raw(out)
+
+    def _gradient_of(self, source: Any, grads: Any, mask: Any, direct: dict[int, Any]
+                     ) -> tuple[bool, Any]:
+        leaves = self._source_index().get(id(source))
+        if leaves is None and id(source) in self._target_index() and id(source) not in direct:
+            what = self._block.label
+            raise staging_error(
+                f"a gradient with respect to a value the tape block {what} computes but that "
+                "the stager could not identify when it traced the function; name it in "
+                "tape.gradient(target, [names...]) directly")
+        connected = False
+        g = None
+        flat_mask = _deps.dflat(mask) if mask is not None else 0
+        for leaf in leaves or []:
+            if flat_mask & leaf.bit and grads is not None:
+                connected = True
+                value = get_path(grads[leaf.wrt], leaf.path)
+                g = value if g is None else g + value
+        seed = direct.get(id(source))
+        if seed is not None:
+            connected = True
+            g = seed if g is None else g + seed
+        return connected, g
+
+    def _finish(self, source: Any, connected: bool, g: Any, policy: UnconnectedGradients,
+                zero_shape: tuple[int, ...] | None = None) -> Any:
+        if not connected or not isinstance(source, _TensorLike) or \
+                source.dtype.kind not in _FLOAT:
+            if policy is UnconnectedGradients.ZERO:
+                shape = source.shape if zero_shape is None else zero_shape
+                return wrap(np.zeros(shape, dtype=source.dtype), 0)
+            if policy is UnconnectedGradients.RAISE:
+                label = getattr(source, "name", None) if isinstance(source, Variable) else None
+                what = f"Variable {label!r}" if label else \
+                    f"the {type(source).__name__} of shape {source.shape}"
+                raise UnconnectedGradientError(
+                    f"{what} is not connected to the target: no operation of the staged tape "
+                    f"block {self._block.label} computed the target from it (run the function "
+                    "eagerly, without @chainrule.function, for where the path is cut)")
+            return None
+        dtype = source.dtype
+        g = np.asarray(g) if not isinstance(g, (np.ndarray, np.generic)) else g
+        if g.dtype != dtype:
+            g = astype(np.real(g) if dtype.kind == "f" else g, dtype)
+        return wrap(g, 0)
+
+    def gradient(self, target: Any, sources: Any, output_gradients: Any = None,
+                 unconnected_gradients: Any = UnconnectedGradients.NONE) -> Any:
+        """As :meth:`chainrule.GradientTape.gradient`."""
+        policy = _policy(unconnected_gradients)
+        flat_targets = _flatten(target)
+        flat_sources = _flatten(sources)
+        _check_sources(flat_sources)
+        if output_gradients is None:
+            flat_og: list[Any] = [None] * len(flat_targets)
+        else:
+            flat_og = _flatten(output_gradients)
+            if len(flat_og) != len(flat_targets):
+                raise ValueError(f"output_gradients has {len(flat_og)} entries for "
+                                 f"{len(flat_targets)} targets")
+        self._begin("gradient()")
+        try:
+            grads, mask, direct = self._pull(flat_targets, flat_og)
+            flat = []
+            for s in flat_sources:
+                connected, g = self._gradient_of(s, grads, mask, direct)
+                flat.append(self._finish(s, connected, g, policy))
+        finally:
+            self._end()
+        return _pack(sources, flat)
+
+    def _rows(self, target: Any, sources: list[Any], n: int, batch: int | None
+              ) -> list[list[tuple[bool, Any]]]:
+        value = target._value if isinstance(target, _TensorLike) else np.asarray(target)
+        rows = []
+        for j in range(n):
+            seed = np.zeros(np.shape(value), dtype=np.result_type(value))
+            if batch is None:
+                seed.reshape(-1)[j] = 1
+            else:
+                seed.reshape(batch, -1)[:, j] = 1
+            seed = seed[()] if seed.ndim == 0 else seed
+            grads, mask, direct = self._pull([target], [seed])
+            rows.append([self._gradient_of(s, grads, mask, direct) for s in sources])
+        return rows
+
+    def jacobian(self, target: Any, sources: Any,
+                 unconnected_gradients: Any = UnconnectedGradients.NONE,
+                 parallel_iterations: Any = None, experimental_use_pfor: bool = True) -> Any:
+        """As :meth:`chainrule.GradientTape.jacobian`."""
+        del parallel_iterations, experimental_use_pfor
+        policy = _policy(unconnected_gradients)
+        flat_sources = _flatten(sources)
+        _check_sources(flat_sources)
+        self._begin("jacobian()")
+        try:
+            tshape = np.shape(target._value if isinstance(target, _TensorLike) else target)
+            n = int(np.prod(tshape, dtype=int))
+            rows = self._rows(target, flat_sources, n, None) if isinstance(
+                target, _TensorLike) else []
+            flat = []
+            for k, s in enumerate(flat_sources):
+                per = [r[k] for r in rows]
+                connected = bool(per) and per[0][0]
+                grad = None
+                if connected:
+                    grad = np.reshape(np.stack([np.asarray(p[1]) for p in per]),
+                                      tshape + tuple(s.shape))
+                flat.append(self._finish(s, connected, grad, policy, tshape + tuple(s.shape)))
+        finally:
+            self._end()
+        return _pack(sources, flat)
+
+    def batch_jacobian(self, target: Any, source: Any,
+                       unconnected_gradients: Any = UnconnectedGradients.NONE,
+                       parallel_iterations: Any = None,
+                       experimental_use_pfor: bool = True) -> Any:
+        """As :meth:`chainrule.GradientTape.batch_jacobian`."""
+        del parallel_iterations, experimental_use_pfor
+        policy = _policy(unconnected_gradients)
+        raw_t = target._value if isinstance(target, _TensorLike) else target
+        raw_s = source._value if isinstance(source, _TensorLike) else source
+        tshape, sshape = np.shape(raw_t), np.shape(raw_s)
+        if len(tshape) < 2 or len(sshape) < 2 or tshape[0] != sshape[0]:
+            raise ValueError(f"Need first dimension of target shape {tshape} and source shape "
+                             f"{sshape} to match (both of rank 2 or more).")
+        _check_sources([source])
+        self._begin("batch_jacobian()")
+        try:
+            inner = int(np.prod(tshape[1:], dtype=int))
+            rows = self._rows(target, [source], inner, tshape[0])
+            per = [r[0] for r in rows]
+            connected = bool(per) and per[0][0]
+            grad = None
+            if connected:
+                grad = np.reshape(np.stack([np.asarray(p[1]) for p in per], axis=1),
+                                  tshape + sshape[1:])
+            result = self._finish(source, connected, grad, policy, tshape + sshape[1:])
+        finally:
+            self._end()
+        return result
+
+    def watch(self, tensor: Any) -> None:
+        raise TransformError(
+            "tape.watch(...) after the staged tape block has ended: the tape no longer records "
+            "(watch inside the block)")
+
+
+def _zeros_structure(raw: Any) -> Any:
+    if type(raw) in (list, tuple):
+        return [_zeros_structure(e) for e in raw]
+    from ..runtime import zeros_like
+
+    return zeros_like(raw)
+
+
+def _add_at_path(structure: Any, path: tuple[int, ...], g: Any) -> Any:
+    if not path:
+        return g if structure is None else structure + g
+    structure = list(structure)
+    structure[path[0]] = _add_at_path(structure[path[0]], path[1:], g)
+    return structure
