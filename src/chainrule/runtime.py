@@ -84,8 +84,8 @@ def unbroadcast(g, x):
     """Sum ``g`` over the axes NumPy broadcasting added or stretched to reach ``x``'s shape."""
     if type(g) is np.ndarray and type(x) is np.ndarray and g.shape == x.shape:
         return g
-    if type(x) in _SCALAR_TYPES:
-        if type(g) in _SCALAR_TYPES:
+    if type(x) in _SCALAR_TYPES or isinstance(x, np.generic):  # shape (): sum everything
+        if type(g) in _SCALAR_TYPES or isinstance(g, np.generic):
             return g
         return np.sum(g)
     shape = np.shape(x)

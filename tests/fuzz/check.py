@@ -30,6 +30,7 @@ import linecache
 import os
 import sys
 import tempfile
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,10 @@ H0 = 1e-3  # largest finite-difference step (inputs are of order 1)
 
 class Disagreement(AssertionError):
     """Two engines, or an engine and finite differences, disagree (or an engine raised)."""
+
+
+class ProgramError(AssertionError):
+    """The generated program itself fails: a bug in :mod:`tests.fuzz.program`."""
 
 
 class Discarded(Exception):
@@ -186,11 +191,16 @@ def _at(args: Sequence[Any], wrt: Sequence[int], direction: Sequence[np.ndarray]
 
 def _evaluate(fn: Callable[..., Any], args: Sequence[Any]) -> float:
     """``fn(*args)`` as a float; Discarded when it overflows or leaves its domain."""
+    failure = None
     try:
         with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
             value = fn(*_copy(args))
     except (FloatingPointError, OverflowError, ZeroDivisionError) as exc:
-        raise Discarded(f"non-finite value ({type(exc).__name__}: {exc})") from None
+        failure = Discarded(f"non-finite value ({type(exc).__name__}: {exc})")
+    except Exception as exc:
+        failure = ProgramError(f"the program itself raised {type(exc).__name__}: {exc}")
+    if failure is not None:
+        raise failure
     value = float(np.asarray(value, dtype=np.float64))
     if not np.isfinite(value) or abs(value) > 1e12:
         raise Discarded(f"value out of range ({value})")
@@ -222,13 +232,18 @@ def _engines(fn: Callable[..., Any], args: Sequence[Any], argnums: int | tuple[i
         return [g] if single else list(g)
 
     def run(engine: str, thunk: Callable[[], tuple[Any, list[Any]]]) -> None:
+        failure = None
         try:
             with np.errstate(all="ignore"):
                 out[engine] = thunk()
-        except Disagreement:
-            raise
         except Exception as exc:  # an engine must not fail on supported Python
-            raise Disagreement(f"{engine} raised {type(exc).__name__}: {exc}") from exc
+            where = "".join(traceback.format_exception(exc)[-3:])
+            failure = f"{engine} raised {type(exc).__name__}: {exc}\n{where}"
+        if failure is not None:
+            # raised outside the handler: generated files are numbered per process, and
+            # hypothesis tells failures apart by the place each exception in the chain
+            # was raised
+            raise Disagreement(failure)
 
     def value_and_grad() -> tuple[Any, list[Any]]:
         value, g = cr.value_and_grad(fn, argnums)(*_copy(args))
@@ -301,7 +316,7 @@ def check_function(fn: Callable[..., Any], args: Sequence[Any],
             logs[t] = tracer.log
     if tracer is not None and any(logs[t] != logs[0.0] for t in ts):
         raise Discarded("a decision or kink changes within the finite-difference stencil")
-    reference = fn(*_copy(args))
+    reference = fn(*_copy(args)) if traced is not None else values[0.0]
     if traced is not None and float(reference) != values[0.0]:
         raise AssertionError(f"the traced twin computes {values[0.0]!r}, the program "
                              f"{reference!r}: a bug in tests.fuzz")
@@ -366,10 +381,11 @@ def check_program(program: Any) -> Verdict:
         return check_function(plain.f, program.args, program.argnums, twin.f, tracer,
                               tape=program.tape_ok)
     except Disagreement as exc:
-        raise Disagreement(f"{exc}\n--- the program ({program.argnums=}) ---\n"
-                           f"{program.source()}") from exc
+        failure = exc
     finally:
         unload_module(plain)
         unload_module(twin)
         sys.modules.pop(plain.__name__, None)
         sys.modules.pop(twin.__name__, None)
+    raise Disagreement(f"{failure}\n--- the program (argnums={program.argnums!r}) ---\n"
+                       f"{program.source()}")

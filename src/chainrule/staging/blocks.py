@@ -135,9 +135,10 @@ class Stager:
     namespace of everything generated for it, the lowering, the known parameter values."""
 
     def __init__(self, parsed: Parsed, ns: Namespace, lowering: Lowering,
-                 known: dict[str, Any], function_name: str) -> None:
+                 known: dict[str, Any], function_name: str, block_ns: Namespace) -> None:
         self.parsed = parsed
-        self.ns = ns
+        self.ns = ns            # the wrapper's globals
+        self.block_ns = block_ns  # the extracted functions' globals
         self.lowering = lowering
         self.known = known
         self.function_name = function_name
@@ -156,6 +157,8 @@ class Stager:
             return UNRESOLVED
         if node.id in local_names:
             obj = self.known.get(node.id, UNRESOLVED)
+        elif dict.__contains__(self.ns, node.id):
+            obj = dict.__getitem__(self.ns, node.id)
         else:
             obj = self.parsed.resolve(node.id)
         for attr in reversed(parts):
@@ -388,7 +391,7 @@ class _Specializer:
             self._add_sources("input", i, n, self.kinds[n])
         for i, cap in enumerate(block.captures):
             self._add_sources("capture", i, self.capture_params[cap.key], self.capture_kinds[i])
-        lowerer = Lowerer(self.stager.lowering, self.stager.parsed, self.stager.ns,
+        lowerer = Lowerer(self.stager.lowering, self.stager.parsed, self.stager.block_ns,
                           set(block.inputs) | block.assigned | set(self.capture_params.values()),
                           self.stager.known, capture_params=dict(self.capture_params),
                           taken=self.taken, variable_inputs=self.variable_inputs,
@@ -414,7 +417,7 @@ class _Specializer:
         fdef = gast.FunctionDef(name=block.label, args=args, body=body, decorator_list=[],
                                 returns=None, type_comment=None, type_params=[])
         gast.copy_location(fdef, block.node)
-        extracted = compile_generated(fdef, self.stager.ns, self.stager.parsed.filename,
+        extracted = compile_generated(fdef, self.stager.block_ns, self.stager.parsed.filename,
                                       block.label)
         spec = Spec(label=block.label, extracted=extracted, params=params,
                     outputs=list(block.outputs), sources=self.sources,
@@ -587,7 +590,7 @@ class _Specializer:
         self.stager.sources += spec.sources_text
         tape = tape or self._fresh("tape")
         if spec.fwd is None:
-            fn_name = self.stager.ns.bind(spec.label, spec.extracted)
+            fn_name = self.stager.block_ns.bind(spec.label, spec.extracted)
             args = [name(n) for n in inner.inputs] + \
                 [name(self.capture_params[c.key]) for c in inner.captures] + \
                 [const(0.0) for _ in spec.probes]
@@ -596,8 +599,8 @@ class _Specializer:
                                type_comment=None)
             self.inner_tapes[tape] = (inner, spec, persistent, None, None, loop_depth)
             return [gast.copy_location(stmt, node)]
-        twin_name = self.stager.ns.bind(spec.twin.__name__, spec.twin)
-        self.stager.ns.bind(spec.bwd.__name__, spec.bwd)
+        twin_name = self.stager.block_ns.bind(spec.twin.__name__, spec.twin)
+        self.stager.block_ns.bind(spec.bwd.__name__, spec.bwd)
         result = self._fresh(f"{spec.label}_result")
         masks = self._fresh(f"{spec.label}_masks")
         saved = self._fresh(f"{spec.label}_saved")
@@ -683,7 +686,7 @@ class _Specializer:
                                             "one of its sources", "nested gradient")
             grads = self._fresh(f"{spec.label}_grads")
             if seeds_used:
-                bwd_name = self.stager.ns.bind(spec.bwd.__name__, spec.bwd)
+                bwd_name = self.stager.block_ns.bind(spec.bwd.__name__, spec.bwd)
                 stmts.append(gast.Assign(targets=[store(grads)], value=call(
                     name(bwd_name), gast.Tuple(elts=cot, ctx=gast.Load()), name(saved)),
                     type_comment=None))

@@ -250,7 +250,8 @@ class _Tracer:
         free = loads(fdef) - self.local_names
         cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
         self.ns = Namespace(fn.__globals__, parsed.closure, cells, reserved=taken, free=free)
-        self.stager = Stager(parsed, self.ns, self.lowering, known, fn.__name__)
+        block_ns = Namespace(fn.__globals__, parsed.closure, cells, reserved=taken, free=free)
+        self.stager = Stager(parsed, self.ns, self.lowering, known, fn.__name__, block_ns)
         self.fdef = fdef
         self.blocks: list[StagedBlock] = []
         self.tape_names: set[str] = set()
@@ -380,7 +381,7 @@ class _Tracer:
     def discover_captures(self, block: Block) -> list[Any]:
         """The Tensors and Variables the functions called in ``block`` read from outside
         (and an early check of everything the lowering rejects)."""
-        lowerer = Lowerer(self.lowering, self.parsed, self.ns,
+        lowerer = Lowerer(self.lowering, self.parsed, self.stager.block_ns,
                           set(block.inputs) | stores(block.body) | self.local_names,
                           self.stager.known, capture_params={}, tape_names=set())
         tapes = {block.tape} if block.tape else set()

@@ -69,17 +69,22 @@ def _flagged_kind(v: Any, watched: set[int], watch_accessed: bool) -> Any:
 
 
 def _raw(v: Any) -> Any:
+    """The NumPy value of an input (0-d arrays as NumPy scalars: same values, faster)."""
     t = type(v)
     if t is Tensor:
-        return v._value
-    if isinstance(v, Variable):
+        value = v._value
+    elif isinstance(v, Variable):
         v._shared = True  # later assignments write a new buffer: saved values stay valid
-        return v._value
-    if t is list:
+        value = v._value
+    elif t is list:
         return [_raw(e) for e in v]
-    if t is tuple:
+    elif t is tuple:
         return tuple(_raw(e) for e in v)
-    return v
+    else:
+        return v
+    if type(value) is np.ndarray and not value.shape:
+        return value[()]
+    return value
 
 
 def _index_raw(v: Any, raw: Any, into: dict[int, Any]) -> None:
@@ -127,6 +132,7 @@ class StagedBlock:
     def __init__(self, block: Block) -> None:
         self.block = block
         self.label = block.label
+        self._fast: dict[Any, tuple[Spec, dict[str, Any]]] = {}
 
     def __repr__(self) -> str:
         return f"<staged {self.label}>"
@@ -148,45 +154,48 @@ class StagedBlock:
                 watched.add(id(leaf))
         return watched
 
-    def specialize(self, options: tuple[bool, bool], watches: tuple[Any, ...],
-                   values: tuple[Any, ...]) -> tuple[Spec, set[int], list[Any]]:
-        watched = self._check_watch(watches) if watches else set()
-        watch_accessed = options[1]
-        caps = [c.read() for c in self.block.captures]
-        kinds = tuple(_flagged_kind(v, watched, watch_accessed) for v in values)
-        cap_kinds = tuple(_flagged_kind(v, watched, watch_accessed) for v in caps)
-        spec = self.block.specialize(kinds, cap_kinds, watch_accessed)
-        if spec.fwd is not None and not hasattr(spec, "mask_kwargs"):
-            spec.mask_kwargs = _mask_kwargs(spec, kinds, cap_kinds, self.block)  # type: ignore
-        return spec, watched, caps
-
     def __call__(self, options: tuple[bool, bool], watches: tuple[Any, ...],
                  *values: Any) -> tuple[StagedTape, tuple[Any, ...]]:
-        spec, _, caps = self.specialize(options, watches, values)
+        watched = self._check_watch(watches) if watches else _NOTHING
+        watch_accessed = options[1]
+        caps = [c.read() for c in self.block.captures]
+        key = (watch_accessed,
+               tuple([_flagged_kind(v, watched, watch_accessed) for v in values]),
+               tuple([_flagged_kind(v, watched, watch_accessed) for v in caps]))
+        found = self._fast.get(key)
+        if found is None:
+            spec = self.block.specialize(key[1], key[2], watch_accessed)
+            kwargs = _mask_kwargs(spec, key[1], key[2], self.block) if spec.fwd else {}
+            found = self._fast[key] = (spec, kwargs)
+        spec, mask_kwargs = found
         args = [_raw(v) for v in values]
-        cap_raw = [_raw(c) for c in caps]
-        probes = [0.0] * len(spec.probes)
+        if caps:
+            args += [_raw(c) for c in caps]
+        if spec.probes:
+            args += [0.0] * len(spec.probes)
         masks = None
         saved = None
         if spec.fwd is None:
-            outs = spec.extracted(*args, *cap_raw, *probes)
+            outs = spec.extracted(*args)
         elif spec.static and spec.masks is not None:
-            outs, saved = spec.fwd(*args, *cap_raw, *probes)
+            outs, saved = spec.fwd(*args)
             masks = spec.masks
         else:
-            (outs, saved), all_masks = spec.twin(*args, *cap_raw, *probes,
-                                                 **spec.mask_kwargs)  # type: ignore[attr-defined]
+            (outs, saved), all_masks = spec.twin(*args, **mask_kwargs)
             masks = _deps.ditem(all_masks, 0)
             if spec.static:
                 spec.masks = masks
-        originals: dict[int, Any] = {}
-        for v, r in zip(values, args):
-            _index_raw(v, r, originals)
-        for v, r in zip(caps, cap_raw):
-            _index_raw(v, r, originals)
-        out_objects = tuple(_wrap_out(o, originals) for o in outs)
+        inputs = list(values) + caps
+        by_raw = {id(r): v for v, r in zip(inputs, args) if isinstance(v, _TensorLike)}
+        for v, r in zip(inputs, args):
+            if type(v) in (list, tuple):
+                _index_raw(v, r, by_raw)
+        out_objects = tuple([_wrap_out(o, by_raw) for o in outs])
         tape = StagedTape(self, spec, options[0], saved, masks, values, caps, out_objects)
         return tape, out_objects
+
+
+_NOTHING: set[int] = set()
 
 
 def _mask_kwargs(spec: Spec, kinds: tuple[Any, ...], cap_kinds: tuple[Any, ...],
@@ -222,6 +231,9 @@ def _mask_kwargs(spec: Spec, kinds: tuple[Any, ...], cap_kinds: tuple[Any, ...],
 
 class StagedTape:
     """The ``tape`` of a staged ``with GradientTape() as tape:`` block."""
+
+    __slots__ = ("_block", "_spec", "_persistent", "_saved", "_masks", "_inputs", "_captures",
+                 "_outputs", "_released", "_sources", "_targets")
 
     def __init__(self, block: StagedBlock, spec: Spec, persistent: bool, saved: Any,
                  masks: Any, inputs: tuple[Any, ...], captures: list[Any],
@@ -313,8 +325,7 @@ class StagedTape:
             if loc is None and id(t) not in sources:
                 continue
             if og is None:
-                g = np.ones_like(t._value)
-                g = g[()] if g.ndim == 0 else g
+                g = _ones(t._value)
             else:
                 g = og._value if isinstance(og, _TensorLike) else np.asarray(og)
             if loc is None:
@@ -382,7 +393,10 @@ class StagedTape:
         dtype = source.dtype
         g = np.asarray(g) if not isinstance(g, (np.ndarray, np.generic)) else g
         if g.dtype != dtype:
-            g = astype(np.real(g) if dtype.kind == "f" else g, dtype)
+            if isinstance(g, np.generic) and g.dtype.kind == "f" and dtype.kind == "f":
+                g = dtype.type(g)
+            else:
+                g = astype(np.real(g) if dtype.kind == "f" else g, dtype)
         return wrap(g, 0)
 
     def gradient(self, target: Any, sources: Any, output_gradients: Any = None,
@@ -485,6 +499,20 @@ class StagedTape:
         raise TransformError(
             "tape.watch(...) after the staged tape block has ended: the tape no longer records "
             "(watch inside the block)")
+
+
+_ONES: dict[Any, Any] = {}
+
+
+def _ones(value: Any) -> Any:
+    """The seed of a target (``ones_like``, a NumPy scalar for 0-d values)."""
+    if isinstance(value, np.generic):
+        one = _ONES.get(value.dtype)
+        if one is None:
+            one = _ONES[value.dtype] = value.dtype.type(1)
+        return one
+    g = np.ones_like(value)
+    return g[()] if g.ndim == 0 else g
 
 
 def _zeros_structure(raw: Any) -> Any:
