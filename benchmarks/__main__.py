@@ -1,54 +1,46 @@
-"""Run the benchmark suite and print a table of ratios to the hand-written gradient."""
+"""Run the benchmark suite and print a table of ratios to the hand-written gradient.
+
+``python -m benchmarks [--quick] [--only W1,W2,codegen,memory] [--rounds N] [--json out]
+[--markdown out.md] [--check] [--no-peers]``
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 
-from . import harness  # noqa: F401  (pins BLAS threads via the package __init__)
-from .workloads import WORKLOADS, candidates, check_all, finite_difference_check
+from . import suite
+from .peers import PEERS
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("--quick", action="store_true", help="fewer rounds")
-    parser.add_argument("--only", help="comma-separated workload names, e.g. W1,W2")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="3 rounds, short timings, slow peer candidates left out")
+    parser.add_argument("--only", help="comma-separated workloads, e.g. W1,W2,T1,codegen,memory")
+    parser.add_argument("--rounds", type=int, help="rounds per workload (overrides the default)")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--markdown", help="also write the tables as Markdown to this file")
     parser.add_argument("--check", action="store_true",
                         help="only run the correctness checks, no timing")
+    parser.add_argument("--no-peers", action="store_true",
+                        help="chainrule's candidates only (no autograd, JAX, PyTorch)")
     opts = parser.parse_args(argv)
-    only = set(opts.only.split(",")) if opts.only else None
-    import numpy as np
-
-    print(f"# chainrule benchmarks: Python {platform.python_version()}, NumPy {np.__version__}, "
-          f"{platform.machine()}, BLAS pinned to 1 thread")
-    rows = []
-    for w in WORKLOADS:
-        if only and w.name not in only:
-            continue
-        args = w.args(opts.quick)
-        finite_difference_check(w, args)
-        cands = candidates(w, args)
-        check_all(w, args, cands)
-        if opts.check:
-            print(f"{w.name}: checks passed for {', '.join(cands)}")
-            continue
-        rounds = 3 if opts.quick else w.rounds
-        results = harness.compare(w.name, lambda: w.hand(*args), cands, rounds=rounds,
-                                  min_time=0.01 if opts.quick else 0.05)
-        print(f"\n{w.name}: {w.title}")
-        print(f"  {'candidate':<22} {'time/call':>12} {'ratio':>8}  spread")
-        for r in results:
-            print(f"  {r.candidate:<22} {r.seconds * 1e6:>10.1f}us {r.ratio:>8.2f}  "
-                  f"[{r.spread[0]:.2f}, {r.spread[1]:.2f}]")
-            rows.append(r.__dict__)
-        if w.summary is not None and w.summary(results):
-            print(f"  {w.summary(results)}")
+    only = [s.strip() for s in opts.only.split(",")] if opts.only else None
+    peers = () if opts.no_peers else PEERS
+    if opts.check:
+        suite.check(quick=opts.quick, peers=peers, only=only)
+        print("all checks passed")
+        return 0
+    report = suite.run(quick=opts.quick, only=only, rounds=opts.rounds, peers=peers)
+    print(suite.format_text(report))
     if opts.json:
         with open(opts.json, "w") as fh:
-            json.dump(rows, fh, indent=2)
+            json.dump(suite.to_json(report), fh, indent=2)
+    if opts.markdown:
+        with open(opts.markdown, "w") as fh:
+            fh.write(suite.format_markdown(report) + "\n")
     return 0
 
 

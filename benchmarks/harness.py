@@ -2,8 +2,9 @@
 
 Every candidate of a workload is timed in the same round as the hand-written NumPy
 gradient (the physical limit), so machine noise hits both alike; the reported figure is
-the median over rounds of the per-round ratio, with its min-max spread. BLAS is pinned to
-one thread (see ``benchmarks/__init__.py``) so ratios are stable.
+the median over rounds of the per-round ratio, with its min-max spread. Within a round a
+candidate's time is the fastest of three short batches (:func:`time_call`). BLAS is pinned
+to one thread (see ``benchmarks/__init__.py``) so ratios are stable.
 """
 
 from __future__ import annotations
@@ -17,21 +18,33 @@ from typing import Any
 __all__ = ["Result", "time_call", "compare", "ratio_between"]
 
 
-def time_call(fn: Callable[[], Any], min_time: float = 0.02) -> float:
-    """Seconds per call of ``fn``, from enough repetitions to last ``min_time``.
-
-    The first, single call is part of the measurement: a candidate that already takes
-    ``min_time`` per call (a slow peer) is called exactly once per round.
+def time_call(fn: Callable[[], Any], min_time: float = 0.02, repeat: int = 3) -> float:
+    """Seconds per call of ``fn``: the fastest of ``repeat`` batches of calls, each batch
+    lasting at least ``min_time / repeat`` (the minimum filters out the moments another
+    process had the CPU). A call that alone takes ``min_time`` is timed once: slow peers
+    cost one call per round.
     """
-    n = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_time:
-            return elapsed / n
-        n = max(n * 2, int(n * min_time / max(elapsed, 1e-9)) + 1)
+    start = time.perf_counter()
+    fn()
+    first = time.perf_counter() - start
+    if first >= min_time:
+        return first
+    target = min_time / repeat
+    n, elapsed = 1, first
+    while elapsed < target:  # calibrate: n calls last at least `target`
+        n = max(n * 2, int(n * target / max(elapsed, 1e-9)) + 1)
+        elapsed = _batch(fn, n)
+    best = elapsed / n
+    for _ in range(repeat - 1):
+        best = min(best, _batch(fn, n) / n)
+    return best
+
+
+def _batch(fn: Callable[[], Any], n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return time.perf_counter() - start
 
 
 @dataclass

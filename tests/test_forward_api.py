@@ -274,14 +274,15 @@ def test_hvp_on_rosenbrock_10000_never_forms_the_hessian():
         tracemalloc.stop()
     assert peak < 50 * n * 8  # a few dozen vectors; the Hessian alone would be n * n * 8
 
-    def per_call(fn):
-        best = float("inf")
-        for _ in range(5):
-            start = time.perf_counter()
-            for _ in range(5):
-                fn()
-            best = min(best, (time.perf_counter() - start) / 5)
-        return best
+    def once(fn):
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
 
-    ratio = per_call(lambda: cr.hvp(rosenbrock, (x,), (v,))) / per_call(lambda: grad(x))
-    assert ratio < 8.0, ratio  # measured about 3 (docs/performance.md)
+    # Best of many single calls, interleaved: robust to other processes sharing the CPU.
+    best = {"grad": float("inf"), "hvp": float("inf")}
+    for _ in range(40):
+        best["grad"] = min(best["grad"], once(lambda: grad(x)))
+        best["hvp"] = min(best["hvp"], once(lambda: cr.hvp(rosenbrock, (x,), (v,))))
+    ratio = best["hvp"] / best["grad"]
+    assert ratio < 8.0, ratio  # measured about 2.7 (docs/performance.md)

@@ -881,3 +881,15 @@ def test_the_tape_package_never_imports_the_source_transformer():
                 continue
             for name in names:
                 assert "transform" not in name and name.split(".")[-1] != "api", (path, name)
+
+
+def test_a_source_that_is_its_own_target_gets_the_seed_even_unread():
+    # TF's guide ("Control flow"): `result = v0` inside the tape, never read, and
+    # tape.gradient(result, [v0, v1]) is [1.0, None]
+    v0, v1 = cr.Variable(2.0), cr.Variable(2.0)
+    with cr.GradientTape(persistent=True) as tape:
+        result = v0
+    dv0, dv1 = tape.gradient(result, [v0, v1])
+    assert dv0.numpy() == 1.0 and dv0.dtype == np.float64 and dv1 is None
+    assert tape.gradient(result, v0, output_gradients=cr.constant(3.0)).numpy() == 3.0
+    assert tape.gradient([result, result], v0).numpy() == 2.0

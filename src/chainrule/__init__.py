@@ -91,6 +91,10 @@ from .tape import (
 # isort: split
 from .staging import function
 
+# --- teaching and inspection ---
+# isort: split
+from .display import render, side_by_side
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -177,4 +181,7 @@ __all__ = [
     "complex128",
     # --- end eager tape ---
     "function",
+    # --- teaching and inspection ---
+    "render",
+    "side_by_side",
 ]

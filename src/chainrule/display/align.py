@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import io
+import os
 import re
 import textwrap
 import tokenize
@@ -40,6 +41,7 @@ class Block:
     lines: list[str]  # the block's generated lines, comment first, indentation kept
     context: list[str]  # headers of the enclosing compound statements, outermost first
     row: int | None = None  # index of the matched :class:`Row`, None when unmatched
+    lineno: int | None = None  # the user's line it differentiates, None when unmatched
 
     @property
     def code(self) -> str:
@@ -116,6 +118,7 @@ def parse_blocks(source: str) -> list[Block]:
             j += 1
         while j > i + 1 and not lines[j - 1].strip():
             j -= 1
+        j = _trim_header_operands(lines, i, j, ind)
         context: list[str] = []
         level = ind
         for k in range(i - 1, -1, -1):
@@ -128,6 +131,31 @@ def parse_blocks(source: str) -> list[Block]:
         blocks.append(Block(kind=m.group("kind"), text=m.group("text").strip(), start=i + 1,
                             lines=lines[i:j], context=context))
     return blocks
+
+
+_ASSIGN = re.compile(r"^\s*(\w+) = (.*)$")
+
+
+def _trim_header_operands(lines: list[str], i: int, j: int, ind: int) -> int:
+    """Leave out of the block ``lines[i:j]`` its trailing assignments that compute the
+    operands of the compound statement right after it (``cond1 = w > 2.0`` before
+    ``if cond1:``): they belong to that statement, not to the block's."""
+    k = j
+    while k < len(lines) and not lines[k].strip():
+        k += 1
+    if k >= len(lines) or _indent(lines[k]) != ind or MARKER.match(lines[k]):
+        return j
+    header = lines[k].strip()
+    if not re.match(r"^(if|elif|while|for)\b", header):
+        return j
+    wanted = set(re.findall(r"\w+", header))
+    while j > i + 1:
+        m = _ASSIGN.match(lines[j - 1])
+        if not m or _indent(lines[j - 1]) != ind or m.group(1) not in wanted:
+            break
+        wanted |= set(re.findall(r"\w+", m.group(2)))
+        j -= 1
+    return j
 
 
 def logical_lines(source: str, first_lineno: int) -> list[Row]:
@@ -202,9 +230,19 @@ def align(fn: Any) -> Alignment:
     _match(blocks, rows, mode)
     _attach_seed_and_return(gen.source, rows, mode)
     return Alignment(mode=mode, primal_name=fun.__name__,
-                     primal_file=inspect.getsourcefile(fun) or fun.__code__.co_filename,
+                     primal_file=_display_path(inspect.getsourcefile(fun)
+                                               or fun.__code__.co_filename),
                      derivative_name=gen.name, derivative_source=gen.source,
                      full_source=_full_source(fn), rows=rows, blocks=blocks, wrt=list(wrt))
+
+
+def _display_path(path: str) -> str:
+    """``path`` relative to the working directory when it lies inside it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive
+        return path
+    return path if rel.startswith("..") or path.startswith("<") else rel
 
 
 def _match(blocks: list[Block], rows: list[Row], mode: str) -> None:
@@ -225,6 +263,7 @@ def _match(blocks: list[Block], rows: list[Row], mode: str) -> None:
     for b in blocks:  # rows list their blocks in generated order
         if b.row is not None:
             rows[b.row].blocks.append(b)
+            b.lineno = rows[b.row].lineno
 
 
 def _top_level(source: str) -> list[tuple[int, str]]:

@@ -43,7 +43,7 @@ from ..transform.parse import UNRESOLVED, Parsed, parse_function
 from . import deps as _deps
 from .analysis import exposed, loads, stores, tape_call_parts
 from .lower import Lowerer, Lowering, compile_generated, remap_error, staging_error
-from .primitives import select_gradient, watch_point
+from .primitives import passthrough, select_gradient, watch_point
 
 __all__ = ["Block", "Spec", "SourceLeaf", "Stager", "kind_of", "GRADIENT_METHODS"]
 
@@ -70,7 +70,10 @@ def kind_of(v: Any) -> Any:
 
 
 def is_float_tensor_kind(kind: Any) -> bool:
-    return kind[0] in ("T", "V") and kind[-1].kind in "fc"
+    if kind[0] not in ("T", "V"):
+        return False
+    dtype = kind[-2] if isinstance(kind[-1], bool) else kind[-1]
+    return dtype is not None and dtype.kind in "fc"
 
 
 def leaves_of_kind(kind: Any, path: tuple[int, ...] = ()) -> list[tuple[tuple[int, ...], Any]]:
@@ -114,7 +117,7 @@ class Spec:
     params: list[str]
     outputs: list[str]
     sources: list[SourceLeaf]
-    probes: list[str]                   # output name each probe watches (in probe order)
+    probes: list[tuple[str, str]]       # per probe: ("input" | "output", name)
     fwd: Any = None
     bwd: Any = None
     twin: Any = None
@@ -123,6 +126,8 @@ class Spec:
     masks: Any = None                   # cached output masks when static
     request: Any = None
     sources_text: list[str] = field(default_factory=list)
+    extracted_fdef: Any = None          # the gast of the extracted function
+    extracted_twin: Any = None          # its connectivity twin (nested blocks)
 
     def dep_kwargs(self, structure: dict[str, Any]) -> dict[str, Any]:
         return {self.twin_masks[p]: m for p, m in structure.items() if p in self.twin_masks}
@@ -229,7 +234,10 @@ class Block:
         self.label = f"tape_block_{self.lineno}" if depth == 0 else \
             f"tape_block_{self.lineno}_{depth}"
         exposed_reads, self.definite = exposed(self.body, {tape} if tape else set())
-        self.assigned = stores(self.body) - ({tape} if tape else set())
+        inner_tapes = {item.optional_vars.id for sub in gast.walk(gast.Module(
+            body=self.body, type_ignores=[])) if isinstance(sub, gast.With)
+            for item in sub.items if isinstance(item.optional_vars, gast.Name)}
+        self.assigned = stores(self.body) - ({tape} if tape else set()) - inner_tapes
         # Leading watch statements (nothing but watches before them): their arguments are
         # evaluated on entry and what they hold is watched from the start. Later ones are
         # taps at their position (names only).
@@ -258,6 +266,8 @@ class Block:
         self.probe_names: list[str] = []
         self.captures: list[Any] = []
         self.specs: dict[Any, Spec] = {}
+        # The outputs a gradient may take as targets (None: all of them).
+        self.targets: set[str] | None = None
 
     def _is_watch(self, s: Any) -> bool:
         return self.tape is not None and isinstance(s, gast.Expr) and \
@@ -315,14 +325,17 @@ class Block:
         return (watch_accessed, kinds, capture_kinds)
 
     def specialize(self, kinds: tuple[Any, ...], capture_kinds: tuple[Any, ...],
-                   watch_accessed: bool, capture_params: dict[Any, str] | None = None) -> Spec:
-        key = (watch_accessed, kinds, capture_kinds)
+                   watch_accessed: bool, capture_params: dict[Any, str] | None = None,
+                   nested: bool = False) -> Spec:
+        """The Spec for these kinds. ``nested``: a block inside another tape block, used
+        through its primal, its twin and per-gradient gradient functions (no pair)."""
+        key = (watch_accessed, kinds, capture_kinds, nested)
         with _LOCK:
             spec = self.specs.get(key)
             if spec is None:
                 try:
                     spec = _Specializer(self, kinds, capture_kinds, watch_accessed,
-                                        capture_params).build()
+                                        capture_params, nested).build()
                 except TransformError as exc:
                     raise remap_error(exc) from None
                 self.specs[key] = spec
@@ -344,8 +357,10 @@ class _Specializer:
     """
 
     def __init__(self, block: Block, kinds: tuple[Any, ...], capture_kinds: tuple[Any, ...],
-                 watch_accessed: bool, capture_params: dict[Any, str] | None) -> None:
+                 watch_accessed: bool, capture_params: dict[Any, str] | None,
+                 nested: bool = False) -> None:
         self.block = block
+        self.nested = nested
         self.stager = block.stager
         self.kinds = dict(zip(block.inputs, kinds))
         self.capture_kinds = capture_kinds
@@ -359,7 +374,7 @@ class _Specializer:
             preferred = (capture_params or {}).get(cap.key, cap.label)
             self.capture_params[cap.key] = self._fresh(preferred)
         self.probe_params: list[str] = []
-        self.probe_targets: list[str] = []
+        self.probe_targets: list[tuple[str, str]] = []
         self.sources: list[SourceLeaf] = []
         self.wrt: list[str] = []
         self.variable_inputs = {n for n, k in self.kinds.items() if k[0] == "V"}
@@ -401,8 +416,16 @@ class _Specializer:
         for cap in lowerer.extra_captures:
             raise self.stager.error(block.node, f"the function reading {cap.label!r} was not "
                                     "seen when the block was planned", "internal")
-        outputs = gast.Tuple(elts=[name(n) for n in block.outputs], ctx=gast.Load())
-        body.append(gast.Return(value=outputs))
+        passthrough_name = None
+        elts = []
+        for n in block.outputs:
+            if block.targets is None or n in block.targets or self.nested:
+                elts.append(name(n))
+            else:
+                if passthrough_name is None:
+                    passthrough_name = lowerer.ref(passthrough, "passthrough")
+                elts.append(call(passthrough_name, name(n)))
+        body.append(gast.Return(value=gast.Tuple(elts=elts, ctx=gast.Load())))
         params = list(block.inputs) + [self.capture_params[c.key] for c in block.captures] + \
             self.probe_params
         for p in self.probe_params:
@@ -417,13 +440,18 @@ class _Specializer:
         fdef = gast.FunctionDef(name=block.label, args=args, body=body, decorator_list=[],
                                 returns=None, type_comment=None, type_params=[])
         gast.copy_location(fdef, block.node)
+        kept = clone(fdef)
         extracted = compile_generated(fdef, self.stager.block_ns, self.stager.parsed.filename,
                                       block.label)
         spec = Spec(label=block.label, extracted=extracted, params=params,
                     outputs=list(block.outputs), sources=self.sources,
-                    probes=list(self.probe_targets))
+                    probes=list(self.probe_targets), extracted_fdef=kept)
+        spec.wrt = list(self.wrt)  # type: ignore[attr-defined]
         spec.sources_text.append(extracted.__chainrule_staged_source__)
-        if self.wrt:
+        if self.nested:
+            spec.extracted_twin = _twin_of_function(extracted, self.stager.block_ns)
+            spec.twin_masks = dict(spec.extracted_twin.__dep_params__)
+        elif self.wrt:
             self._differentiate(spec, extracted)
         return spec
 
@@ -469,9 +497,22 @@ class _Specializer:
         return out
 
     def tap(self, var: str, node: Any, output: bool) -> Any:
+        """``var = watch_point(var, probe)``: ``var`` is watched from here on. The source
+        object is the input of that name when the block has not assigned it yet, else the
+        block's final value of it (which must then not change afterwards)."""
         probe = self._fresh(f"probe_{var}")
         self.probe_params.append(probe)
-        self.probe_targets.append(var if output else "")
+        before = self.block.body[:next((i for i, st in enumerate(self.block.body)
+                                        if st is node or any(sub is node for sub in
+                                                             gast.walk(st))), 0)]
+        if not output and var in self.block.inputs and var not in stores(before):
+            self.probe_targets.append(("input", var))
+        else:
+            after = self.block.body[len(before) + 1:]
+            if not output and var in stores(after):
+                raise self.stager.error(node, f"tape.watch({var}) of a name the block assigns "
+                                        "again afterwards", "watch")
+            self.probe_targets.append(("output", var))
         stmt = gast.Assign(targets=[store(var)], value=call(
             self.lowerer.ref(watch_point, "watch_point"), name(var), name(probe)),
             type_comment=None)
@@ -548,11 +589,14 @@ class _Specializer:
     # -------------------------------------------------------------- nested tapes
     def inner_block(self, node: Any, item: tuple[Any, str | None], loop_depth: int
                     ) -> list[Any]:
+        """A tape block inside this one: its primal (the twin of its extracted function, for
+        the connectivity masks), here; its gradients are calls to generated gradient
+        functions (so the enclosing derivative differentiates a gradient function)."""
         options, tape = item
         persistent, watch_acc = _static_options(self.stager, options)
         outer = self.block
         local_names = self.lowerer.local_names
-        after = loads([s for s in outer.body]) | set(outer.outputs)
+        after = loads(list(outer.body)) | set(outer.outputs)
 
         def candidate(n: str) -> bool:
             return n in local_names
@@ -564,13 +608,12 @@ class _Specializer:
         # Gradient calls on the inner tape later in this body: intermediates need probes.
         for sub in gast.walk(gast.Module(body=outer.body, type_ignores=[])):
             if isinstance(sub, gast.Call) and tape is not None and \
-                    tape_call_parts(sub) in ((tape, m) for m in GRADIENT_METHODS):
-                src = _sources_arg(sub)
-                for n in _literal_names(src) or []:
+                    tape_call_parts(sub) in [(tape, m) for m in GRADIENT_METHODS]:
+                for n in _literal_names(_sources_arg(sub)) or []:
                     if n in inner.assigned:
                         inner.request_probe(n, sub)
         # Kinds of the inner inputs, as the enclosing specialisation knows them.
-        watched = set()
+        watched: set[str] = set()
         for w in inner.entry_watches:
             names = _literal_names(w)
             if names is None:
@@ -586,73 +629,49 @@ class _Specializer:
             kinds.append(_flag(base, n in watched, watch_acc))
         cap_kinds = tuple(_flag(_strip_flags(k), False, watch_acc) for k in self.capture_kinds)
         spec = inner.specialize(tuple(kinds), cap_kinds, watch_acc,
-                                capture_params=self.capture_params)
+                                capture_params=self.capture_params, nested=True)
         self.stager.sources += spec.sources_text
         tape = tape or self._fresh("tape")
-        if spec.fwd is None:
-            fn_name = self.stager.block_ns.bind(spec.label, spec.extracted)
-            args = [name(n) for n in inner.inputs] + \
-                [name(self.capture_params[c.key]) for c in inner.captures] + \
-                [const(0.0) for _ in spec.probes]
-            outs = gast.Tuple(elts=[store(n) for n in inner.outputs], ctx=gast.Store())
-            stmt = gast.Assign(targets=[outs], value=call(name(fn_name), *args),
-                               type_comment=None)
-            self.inner_tapes[tape] = (inner, spec, persistent, None, None, loop_depth)
-            return [gast.copy_location(stmt, node)]
-        twin_name = self.stager.block_ns.bind(spec.twin.__name__, spec.twin)
-        self.stager.block_ns.bind(spec.bwd.__name__, spec.bwd)
-        result = self._fresh(f"{spec.label}_result")
+        lw = self.lowerer
+        twin_name = lw.ref(spec.extracted_twin, spec.extracted_twin.__name__).id
         masks = self._fresh(f"{spec.label}_masks")
-        saved = self._fresh(f"{spec.label}_saved")
         args = [name(n) for n in inner.inputs] + \
             [name(self.capture_params[c.key]) for c in inner.captures] + \
             [const(0.0) for _ in spec.probes]
-        keywords = []
-        for leaf in spec.sources:
-            param = spec.params[_param_index(spec, inner, leaf)]
-            keywords.append((param, leaf))
-        mask_kw: dict[str, Any] = {}
-        for param, leaf in keywords:
-            mask_kw.setdefault(param, []).append(leaf)
         call_node = call(name(twin_name), *args)
-        for param, leaf_list in mask_kw.items():
+        by_param: dict[str, list[SourceLeaf]] = {}
+        for leaf in spec.sources:
+            by_param.setdefault(spec.params[_param_index(spec, inner, leaf)], []).append(leaf)
+        for param, leaves in by_param.items():
             call_node.keywords.append(gast.keyword(
-                arg=spec.twin_masks[param], value=_mask_literal(
-                    self.lowerer, leaf_list, inner, spec, self.kinds)))
-        stmts = [gast.Assign(targets=[gast.Tuple(elts=[store(result), store(masks)],
-                                                 ctx=gast.Store())],
-                             value=call_node, type_comment=None),
-                 gast.Assign(targets=[gast.Tuple(elts=[gast.Tuple(
-                     elts=[store(n) for n in inner.outputs], ctx=gast.Store()), store(saved)],
-                     ctx=gast.Store())], value=name(result), type_comment=None)]
-        self.inner_tapes[tape] = (inner, spec, persistent, saved, masks, loop_depth)
-        for st in stmts:
-            gast.copy_location(st, node)
-        return stmts
+                arg=spec.twin_masks[param],
+                value=_mask_literal(lw, leaves, inner, spec, self.kinds)))
+        outs = gast.Tuple(elts=[store(n) for n in inner.outputs], ctx=gast.Store())
+        stmt = gast.Assign(targets=[gast.Tuple(elts=[outs, store(masks)], ctx=gast.Store())],
+                           value=call_node, type_comment=None)
+        self.inner_tapes[tape] = (inner, spec, persistent, masks, loop_depth, args)
+        return [gast.copy_location(stmt, node)]
 
     def inner_gradient(self, s: Any, loop_depth: int) -> list[Any]:
         tape, method = tape_call_parts(s.value)
-        inner, spec, persistent, saved, masks, block_depth = self.inner_tapes[tape]
-        if not persistent and loop_depth > block_depth:
-            raise self.stager.error(s, f"a gradient of the non-persistent tape {tape!r} in a loop "
-                                    "its block is not in (it would be called twice); create it "
-                                    "with persistent=True", "tape reuse")
+        inner, spec, persistent, masks, block_depth, args = self.inner_tapes[tape]
         if method != "gradient":
             raise self.stager.error(s, f"{tape}.{method}(...) of a tape nested in another tape "
                                     "block; compute it after the enclosing block, or use "
                                     "gradient", "nested jacobian")
         if not persistent:
-            used = getattr(self, "_used_tapes", set())
+            if loop_depth > block_depth:
+                raise self.stager.error(s, f"a gradient of the non-persistent tape {tape!r} in "
+                                        "a loop its block is not in (it would be called twice); "
+                                        "create it with persistent=True", "tape reuse")
+            used = self.__dict__.setdefault("_used_tapes", set())
             if tape in used:
                 raise self.stager.error(s, f"a second gradient of the non-persistent tape "
                                         f"{tape!r}; create it with persistent=True", "tape reuse")
             used.add(tape)
-            self._used_tapes = used
-        args = _gradient_args(self.stager, s.value)
-        target, sources, og, policy = args
+        target, sources, og, policy = _gradient_args(self.stager, s.value)
         lw = self.lowerer
         tnames = _literal_names(target)
-        snames_struct = sources
         if tnames is None or _literal_names(sources) is None:
             raise self.stager.error(s, "the target and sources of a gradient of a nested tape "
                                     "must be names, or lists/tuples of names", "nested gradient")
@@ -662,79 +681,129 @@ class _Specializer:
             if og_leaves is None or len(og_leaves) != len(tnames):
                 raise self.stager.error(s, "output_gradients of a nested tape must match the "
                                         "target, name for name", "nested gradient")
-        stmts: list[Any] = []
-        ones_like = lw.ref(_runtime.ones_like, "ones_like")
-        seeds_used = False
-        tmask = grads = ""
-        if spec.fwd is not None:
-            cot: list[Any] = [const(None) for _ in inner.outputs]
-            target_masks = []
-            for k, t in enumerate(tnames):
-                if t in inner.outputs and t not in _after_block_rebinds(self, inner, s, t):
-                    j = inner.outputs.index(t)
-                    seed = clone(og_leaves[k]) if og_leaves is not None else call(ones_like,
-                                                                                 name(t))
-                    if isinstance(cot[j], gast.Constant):
-                        cot[j] = seed
-                    else:
-                        cot[j] = gast.BinOp(left=cot[j], op=gast.Add(), right=seed)
-                    seeds_used = True
-                    target_masks.append(call(lw.ref(_deps.ditem, "ditem"), call(
-                        lw.ref(_deps.ditem, "ditem"), name(masks), const(0)), const(j)))
-                elif t in inner.inputs:
-                    raise self.stager.error(s, f"a nested tape's gradient whose target {t!r} is "
-                                            "one of its sources", "nested gradient")
-            grads = self._fresh(f"{spec.label}_grads")
-            if seeds_used:
-                bwd_name = self.stager.block_ns.bind(spec.bwd.__name__, spec.bwd)
-                stmts.append(gast.Assign(targets=[store(grads)], value=call(
-                    name(bwd_name), gast.Tuple(elts=cot, ctx=gast.Load()), name(saved)),
-                    type_comment=None))
-                tmask = self._fresh(f"{spec.label}_target_mask")
-                stmts.append(gast.Assign(targets=[store(tmask)], value=call(
-                    lw.ref(_deps.dor, "dor"), *target_masks), type_comment=None))
-
-        def leaf_value(src: str) -> Any:
-            leaf = None
-            for sl in spec.sources if seeds_used else []:
-                if sl.where == "input" and inner.inputs[sl.index] == src and not sl.path:
-                    leaf = sl
-                elif sl.where == "probe" and spec.probes[sl.index] == src:
-                    leaf = sl
-            if leaf is None and src not in inner.inputs and src not in inner.assigned and any(
-                    c.label == src for c in inner.captures):
+        tracked = []
+        for k, t in enumerate(tnames):
+            if t in inner.outputs and not _rebound_between(self.block.body, inner.node, s, t):
+                tracked.append((t, None if og_leaves is None else og_leaves[k]))
+            elif t in inner.inputs and any(
+                    sl.where == "input" and inner.inputs[sl.index] == t for sl in spec.sources):
+                raise self.stager.error(s, f"a nested tape's gradient whose target {t!r} is one "
+                                        "of its sources", "nested gradient")
+        # The sources this call asks for, as parameters of the inner extracted function.
+        wanted: dict[str, SourceLeaf] = {}
+        for src in _literal_names(sources):
+            for sl in spec.sources:
+                if sl.path:
+                    continue
+                if (sl.where == "input" and inner.inputs[sl.index] == src) or (
+                        sl.where == "probe" and spec.probes[sl.index][1] == src):
+                    wanted[src] = sl
+            if src not in wanted and src not in inner.inputs and src not in inner.assigned and \
+                    any(c.label == src for c in inner.captures):
                 raise self.stager.error(s, f"a nested tape's gradient with respect to {src!r}, "
                                         "which the tape block only reads inside a function it "
                                         "calls; pass it to that function as an argument",
                                         "nested gradient")
-            fallback = const(None)
+        stmts: list[Any] = []
+        grads = tmask = ""
+        order: list[SourceLeaf] = []
+        for leaf in wanted.values():
+            if all(leaf is not o for o in order):
+                order.append(leaf)
+        if tracked and order:
+            grad_fn = self._gradient_function(inner, spec, tracked, order)
+            grads = self._fresh(f"{spec.label}_grads")
+            seeds = [clone(g) for _, g in tracked if g is not None]
+            stmts.append(gast.Assign(targets=[store(grads)], value=call(
+                name(lw.ref(grad_fn, grad_fn.__name__).id), *[clone(a) for a in args], *seeds),
+                type_comment=None))
+            tmask = self._fresh(f"{spec.label}_target_mask")
+            parts = [call(lw.ref(_deps.ditem, "ditem"), name(masks),
+                          const(inner.outputs.index(t))) for t, _ in tracked]
+            stmts.append(gast.Assign(targets=[store(tmask)], value=call(
+                lw.ref(_deps.dor, "dor"), *parts), type_comment=None))
+
+        def leaf_value(src: str) -> Any:
+            fallback: Any = const(None)
             if policy == "zero":
                 fallback = call(lw.np_attr("zeros_like"), name(src))
-            if leaf is None:
+            leaf = wanted.get(src)
+            if leaf is None or not tracked:
                 if policy == "raise":
                     raise self.stager.error(s, f"{src!r} is not connected to the target of the "
                                             "nested tape (unconnected_gradients='raise')",
                                             "unconnected")
                 return fallback
-            g = gast.Subscript(value=name(grads), slice=const(leaf.wrt), ctx=gast.Load())
+            position = next(i for i, o in enumerate(order) if o is leaf)
+            g: Any = gast.Subscript(value=name(grads), slice=const(position), ctx=gast.Load())
             kind = self.kinds.get(src)
-            if kind is not None and kind[0] in ("T", "V") and kind[-2 if kind[-1] in (
-                    True, False) else -1] != np.float64:
+            if kind is not None and kind[0] in ("T", "V"):
                 dtype = _strip_flags(kind)[-1]
-                g = call(lw.ref(_runtime.astype, "astype"), g,
-                         lw.ref(dtype.type, dtype.name))
+                if dtype != np.float64:
+                    g = call(lw.ref(_runtime.astype, "astype"), g,
+                             lw.ref(dtype.type, dtype.name))
             connected = call(lw.ref(_deps.dconnected, "dconnected"), name(tmask),
                              const(leaf.bit))
-            if policy == "raise":
-                return call(lw.ref(select_gradient, "select_gradient"), g, connected,
-                            const(None))
-            return call(lw.ref(select_gradient, "select_gradient"), g, connected, fallback)
+            return call(lw.ref(select_gradient, "select_gradient"), g, connected,
+                        const(None) if policy == "raise" else fallback)
 
-        value = _map_names(snames_struct, leaf_value)
+        value = _map_names(sources, leaf_value)
         stmts.append(gast.Assign(targets=s.targets, value=value, type_comment=None))
         for st in stmts:
             gast.copy_location(st, s)
         return stmts
+
+    def _gradient_function(self, inner: Block, spec: Spec, tracked: list[tuple[str, Any]],
+                           order: list[SourceLeaf]) -> Any:
+        """A generated function returning the gradient of ``sum(target * seed)`` (summed
+        over the targets) with respect to ``order``'s parameters of the inner block."""
+        lw = self.lowerer
+        fdef = clone(spec.extracted_fdef)
+        self.inner_count += 1
+        fdef.name = f"{spec.label}_grad_{self.inner_count}"
+        body = fdef.body[:-1]  # without the return of the outputs
+        taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+        seed_params = []
+        terms = []
+        np_name = lw.np_attr("sum").value.id
+        for t, og in tracked:
+            value: Any = name(t)
+            if og is not None:
+                seed = f"seed_{t}"
+                while seed in taken:
+                    seed += "_"
+                taken.add(seed)
+                seed_params.append(seed)
+                value = gast.BinOp(left=value, op=gast.Mult(), right=name(seed))
+            terms.append(call(gast.Attribute(value=name(np_name), attr="sum",
+                                             ctx=gast.Load()), value))
+        objective = terms[0]
+        for term in terms[1:]:
+            objective = gast.BinOp(left=objective, op=gast.Add(), right=term)
+        objective_name = "objective"
+        while objective_name in taken:
+            objective_name += "_"
+        body.append(gast.Assign(targets=[store(objective_name)], value=objective,
+                                type_comment=None))
+        body.append(gast.Return(value=name(objective_name)))
+        fdef.body = body
+        fdef.args.args += [gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
+                           for p in seed_params]
+        for sub in gast.walk(fdef):
+            if isinstance(sub, (gast.stmt, gast.expr)) and getattr(sub, "lineno", None) is None:
+                gast.copy_location(sub, fdef)
+        objective_fn = compile_generated(fdef, self.stager.block_ns,
+                                         self.stager.parsed.filename, fdef.name)
+        parsed = parse_function(objective_fn)
+        prep = prepare(parsed, fdef.name)
+        request = Request()
+        out_name = request.names.exact_or_fresh(f"grad_{fdef.name}")
+        wrt = [spec.params[_param_index(spec, inner, leaf)] for leaf in order]
+        main = request.flat(prep, wrt, "grad", out_name, True)
+        request.compile()
+        self.stager.sources += [g.source for g in request.generated if g is not main] + \
+            [main.source]
+        return main.fn
 
 
 # ====================================================================== helpers
@@ -896,24 +965,37 @@ def _mask_literal(lw: Lowerer, leaves: list[SourceLeaf], inner: Block, spec: Spe
 
     def build(kind: Any, path: tuple[int, ...]) -> Any:
         if kind[0] in (list, tuple):
-            return call(lw.ref(_deps.DList, "DList"), gast.List(
-                elts=[build(k, path + (i,)) for i, k in enumerate(kind[1])], ctx=gast.Load()))
+            return gast.List(elts=[build(k, path + (i,)) for i, k in enumerate(kind[1])],
+                             ctx=gast.Load())
         return const(by_path.get(path, 0))
 
     return build(param_kind, ())
 
 
-def _after_block_rebinds(spz: _Specializer, inner: Block, stmt: Any, var: str) -> set[str]:
-    """``{var}`` when ``var`` is assigned between the inner block and ``stmt`` (then the
-    target is no longer the block's value)."""
-    body = spz.block.body
-    try:
-        start = next(i for i, s in enumerate(body) if s is inner.node or any(
-            sub is inner.node for sub in gast.walk(s)))
-        end = next(i for i, s in enumerate(body) if s is stmt)
-    except StopIteration:
-        return set()
-    for s in body[start + 1:end]:
-        if var in stores(s):
-            return {var}
-    return set()
+class _AsGenerated:
+    """A compiled function in the shape :func:`chainrule.staging.deps.instrument` takes."""
+
+    def __init__(self, fn: Any, namespace: Namespace) -> None:
+        self.name = fn.__name__
+        self.source = fn.__chainrule_staged_source__
+        self.namespace = namespace
+        self.fn = fn
+
+
+def _twin_of_function(fn: Any, namespace: Namespace) -> Any:
+    return _deps.instrument([_AsGenerated(fn, namespace)])[fn.__name__]
+
+
+def _rebound_between(body: list[Any], block_node: Any, stmt: Any, var: str) -> bool:
+    """Whether ``var`` is assigned between the statement holding ``block_node`` and the one
+    holding ``stmt`` in ``body`` (then ``var`` no longer names the block's value)."""
+    def holder(node: Any) -> int | None:
+        for i, st in enumerate(body):
+            if st is node or any(sub is node for sub in gast.walk(st)):
+                return i
+        return None
+
+    start, end = holder(block_node), holder(stmt)
+    if start is None or end is None:
+        return False
+    return any(var in stores(st) for st in body[start + 1:end])

@@ -11,9 +11,9 @@ computed from, as an int bit mask (``dep_x`` for ``x``):
   reads (none for comparisons, non-differentiable functions, shapes and dtypes); a value
   that is not floating point (or complex) has the empty mask, because the tape never tracks
   integers and booleans;
-* tuples and lists built by the code keep one mask per element (:class:`DTuple`,
-  :class:`DList`), so the stack the primal sweep pushes and the adjoint pops, and the
-  ``saved`` tuple between the two sweeps, stay exact;
+* tuples and lists built by the code keep one mask per element (a tuple or list of masks),
+  so the stack the primal sweep pushes and the adjoint pops, and the ``saved`` tuple
+  between the two sweeps, stay exact (masks are combined with :func:`dor`, never ``|``);
 * ``if``/``for``/``while`` run as they do in the function, so masks follow the path taken;
 * a call to another generated function of the same request calls its twin; any other call
   unions the masks of its arguments (an over-approximation: it can only say *connected*
@@ -39,7 +39,7 @@ from ..rules import registry
 from ..transform.astutil import Namer, call, const, name, store
 from ..transform.emit import COMMENT_TAG, compile_function, render
 
-__all__ = ["DTuple", "DList", "dor", "dflat", "ditem", "dsplit", "dappend", "dpop", "dcopy",
+__all__ = ["dor", "dflat", "ditem", "dsplit", "dappend", "dpop", "dcopy",
            "dkeep", "dcast", "dconnected", "instrument", "is_static", "HELPERS"]
 
 
@@ -53,24 +53,6 @@ def dflat(d: Any) -> int:
     for e in d:
         out |= dflat(e)
     return out
-
-
-class DTuple(tuple):
-    """The masks of the elements of a tuple; ``|`` flattens."""
-
-    def __or__(self, other: Any) -> int:  # type: ignore[override]
-        return dflat(self) | dflat(other)
-
-    __ror__ = __or__
-
-
-class DList(list):
-    """The masks of the elements of a list (kept in step with appends and pops)."""
-
-    def __or__(self, other: Any) -> int:  # type: ignore[override]
-        return dflat(self) | dflat(other)
-
-    __ror__ = __or__
 
 
 def dor(*ds: Any) -> int:
@@ -101,21 +83,21 @@ def dsplit(d: Any, n: int) -> tuple[Any, ...]:
 
 
 def dappend(d: Any, e: Any) -> Any:
-    if type(d) is DList:
+    if type(d) is list:
         d.append(e)
         return d
     return dor(d, e)
 
 
 def dpop(d: Any) -> Any:
-    if type(d) is DList:
+    if type(d) is list:
         return d.pop() if d else 0
     return d
 
 
 def dcopy(d: Any) -> Any:
-    if type(d) is DList:
-        return DList(d)
+    if type(d) is list:
+        return list(d)
     return d
 
 
@@ -152,8 +134,11 @@ def dconnected(d: Any, bit: int) -> bool:
 
 
 HELPERS = {f.__name__: f for f in (dor, ditem, dsplit, dappend, dpop, dcopy, dkeep, dcast)}
-HELPERS["DTuple"] = DTuple
-HELPERS["DList"] = DList
+
+# Masks carry no gradient: when an enclosing tape block differentiates a twin (nested
+# tapes), these calls are constants to it.
+for _helper in (*HELPERS.values(), dflat, dconnected):
+    registry.nondifferentiable(_helper, name=f"chainrule.staging.deps.{_helper.__name__}")
 
 # Attributes that describe a value rather than compute from it.
 _META_ATTRS = {"shape", "dtype", "ndim", "size", "itemsize", "nbytes"}
@@ -233,10 +218,9 @@ class _Twin:
         parts = [p for p in parts if not (isinstance(p, gast.Constant) and p.value == 0)]
         if not parts:
             return const(0)
-        out = parts[0]
-        for p in parts[1:]:
-            out = gast.BinOp(left=out, op=gast.BitOr(), right=p)
-        return out
+        if len(parts) == 1:
+            return parts[0]
+        return call(self.h("dor"), *parts)
 
     def dep(self, e: Any) -> Any:  # noqa: C901 - one case per expression type
         if e is None:
@@ -248,10 +232,10 @@ class _Twin:
         if isinstance(e, (gast.Tuple, gast.List)):
             elts = [self.dep(x) for x in e.elts]
             if isinstance(e, gast.List):
-                return call(self.h("DList"), gast.List(elts=elts, ctx=gast.Load()))
+                return gast.List(elts=elts, ctx=gast.Load())
             if all(isinstance(x, gast.Constant) for x in elts):
                 return const(0)
-            return call(self.h("DTuple"), gast.Tuple(elts=elts, ctx=gast.Load()))
+            return gast.Tuple(elts=elts, ctx=gast.Load())
         if isinstance(e, gast.BinOp):
             return self.union([self.dep(e.left), self.dep(e.right)])
         if isinstance(e, gast.UnaryOp):
@@ -384,10 +368,26 @@ class _Twin:
         """``e`` with every call to a generated function moved into ``pre`` (in evaluation
         order) as ``r, dep_r = f__dep(...)``; generated functions only mutate copies, so
         the order against the rest of the expression does not matter."""
+        if isinstance(e, gast.IfExp) and any(self.is_twin_call(sub) for sub in gast.walk(e)):
+            # ``a if t else b`` around a generated call: an if statement computing both the
+            # value and its mask in the branch that runs.
+            test = self.hoist(e.test, pre)
+            tmp = self.namer.fresh("r")
+            self.locals.add(tmp)
+            branches = []
+            for branch in (e.body, e.orelse):
+                inner: list[Any] = []
+                value = self.hoist(branch, inner)
+                inner.append(gast.Assign(targets=[store(tmp)], value=value, type_comment=None))
+                inner.append(gast.Assign(targets=[store(self.d(tmp))], value=self.dep(value),
+                                         type_comment=None))
+                branches.append(inner)
+            pre.append(gast.If(test=test, body=branches[0], orelse=branches[1]))
+            return name(tmp)
         if isinstance(e, (gast.BoolOp, gast.IfExp, gast.Lambda)):
             for sub in gast.walk(e):
                 if self.is_twin_call(sub):
-                    raise AssertionError("call to a generated function in a conditional "
+                    raise AssertionError("call to a generated function in a short-circuit "
                                          "expression")
             return e
         for field, value in gast.iter_fields(e):

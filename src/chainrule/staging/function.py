@@ -155,7 +155,7 @@ class StagedFunction(_StagedLike):
     def get_concrete_function(self, *args: Any, **kwargs: Any) -> ConcreteFunction:
         """The trace for these arguments (traced now if it is new)."""
         keep: list[Any] = []
-        key = (_signature(args, keep), _signature(kwargs, keep))
+        key = (_signature(args, keep), _signature(kwargs, keep)) if args or kwargs else ()
         concrete = self._concrete.get(key)
         if concrete is None:
             with self._lock:
@@ -289,11 +289,68 @@ class _Tracer:
         return out
 
     # ------------------------------------------------------------------ statements
-    def statements(self, stmts: list[Any]) -> list[Any]:
+    def statements(self, stmts: list[Any], extra_after: set[str] | None = None) -> list[Any]:
         out: list[Any] = []
-        for s in stmts:
+        i = 0
+        while i < len(stmts):
+            s = stmts[i]
+            if isinstance(s, gast.With) and len(s.items) == 1 and i + 1 < len(stmts):
+                items = tape_items(self.stager, s, self.local_names)
+                if items and self._fusable(s, items[0][1], stmts[i + 1]):
+                    out += self.tape_block(s, items[0], extra_after, fuse=stmts[i + 1])
+                    i += 2
+                    continue
+            if isinstance(s, gast.With) and extra_after:
+                items = tape_items(self.stager, s, self.local_names)
+                if items:
+                    out += self.tape_block(split_tape_with(self.stager, s, self.local_names),
+                                           items[0], extra_after)
+                    i += 1
+                    continue
             out += self.statement(s)
+            i += 1
         return out
+
+    def _fusable(self, block_node: Any, tape: str | None, nxt: Any) -> bool:
+        """``nxt`` is ``x = tape.gradient(...)`` and the tape is used nowhere else: the block
+        and the gradient run as one call (no StagedTape is bound)."""
+        if tape is None or not (isinstance(nxt, gast.Assign) and len(nxt.targets) == 1 and
+                                tape_call_parts(nxt.value) == (tape, "gradient")):
+            return False
+        grad_call = nxt.value
+        allowed = {id(grad_call.func.value)}
+        for st in block_node.body:
+            if isinstance(st, gast.Expr) and tape_call_parts(st.value) == (tape, "watch"):
+                allowed.add(id(st.value.func.value))
+        for sub in gast.walk(self.fdef):
+            if isinstance(sub, gast.Name) and sub.id == tape and \
+                    not isinstance(sub.ctx, gast.Store) and id(sub) not in allowed:
+                return False
+        names = ["target", "sources", "output_gradients", "unconnected_gradients"]
+        if len(grad_call.args) > len(names) or any(
+                isinstance(a, gast.Starred) for a in grad_call.args) or any(
+                k.arg not in names for k in grad_call.keywords):
+            return False
+        bound = dict(zip(names, grad_call.args))
+        for k in grad_call.keywords:
+            if k.arg in bound:
+                return False
+            bound[k.arg] = k.value
+        if "target" not in bound or "sources" not in bound:
+            return False
+        assigned = stores(block_node.body)
+        targets = _names_in(bound["target"])
+        if not targets or not _is_name_structure(bound["target"]) or \
+                any(t not in assigned for t in targets):
+            return False
+        for key in ("sources", "output_gradients", "unconnected_gradients"):
+            expr = bound.get(key)
+            if expr is None:
+                continue
+            if loads(expr) & assigned or any(isinstance(sub, (gast.Call, gast.Lambda))
+                                             for sub in gast.walk(expr)):
+                return False
+        return True
 
     def statement(self, s: Any) -> list[Any]:
         if isinstance(s, gast.With):
@@ -312,9 +369,7 @@ class _Tracer:
             return [s]
         minimized = self.minimize(s)
         if minimized is not None:
-            before, block, after = minimized[:1], minimized[1], minimized[2:]
-            items = tape_items(self.stager, block, self.local_names)
-            return before + self.tape_block(block, items[0], loads(after)) + after
+            return self.statements(minimized, extra_after=loads(minimized[2:]))
         for field_name in ("body", "orelse", "finalbody"):
             sub = getattr(s, field_name, None)
             if isinstance(sub, list) and not isinstance(s, (gast.FunctionDef, gast.ClassDef)):
@@ -342,22 +397,36 @@ class _Tracer:
         return value is not UNRESOLVED and not _is_static_object(value)
 
     def tape_block(self, s: Any, item: tuple[Any, str | None],
-                   extra_after: set[str] | None = None) -> list[Any]:
+                   extra_after: set[str] | None = None, fuse: Any = None) -> list[Any]:
         options, tape = item
         after = self._after_loads(s) | (extra_after or set())
+        if fuse is not None:
+            after |= loads(fuse)
         block = Block(self.stager, s, options, tape, self.candidate, after)
+        block.targets = set()
         if tape is not None:
             self.tape_names.add(tape)
-            for sub in gast.walk(self.fdef):
-                parts = tape_call_parts(sub)
-                if parts is not None and parts[0] == tape and parts[1] in GRADIENT_METHODS:
-                    if any(sub is n for n in gast.walk(s)):
-                        continue
-                    src = sub.args[1] if len(sub.args) > 1 else next(
-                        (k.value for k in sub.keywords if k.arg in ("sources", "source")), None)
-                    for n in _names_in(src):
-                        if n in block.assigned:
-                            block.request_probe(n, sub)
+            calls = [sub for sub in gast.walk(self.fdef)
+                     if tape_call_parts(sub) in [(tape, m) for m in GRADIENT_METHODS]
+                     and self._refers_to_block(sub, s, tape)]
+            if fuse is not None:
+                calls.append(fuse.value)
+            for sub in calls:
+                if any(sub is n for n in gast.walk(s)):
+                    continue
+                src = sub.args[1] if len(sub.args) > 1 else next(
+                    (k.value for k in sub.keywords if k.arg in ("sources", "source")), None)
+                for n in _names_in(src):
+                    if n in block.assigned:
+                        block.request_probe(n, sub)
+                target = sub.args[0] if sub.args else next(
+                    (k.value for k in sub.keywords if k.arg == "target"), None)
+                names = _names_in(target)
+                if target is None or not _is_name_structure(target) or \
+                        any(n not in block.assigned for n in names):
+                    block.targets = None  # maybe another name for an output: all of them
+                elif block.targets is not None:
+                    block.targets |= set(names)
         block.captures = self.discover_captures(block)
         staged = StagedBlock(block)
         self.blocks.append(staged)
@@ -366,6 +435,8 @@ class _Tracer:
         opts = gast.Call(func=name(options_name), args=list(options.args),
                          keywords=list(options.keywords))
         watches = gast.Tuple(elts=[clone(w) for w in block.entry_watches], ctx=gast.Load())
+        if fuse is not None:
+            return [self._fused_statement(s, block, block_name, opts, watches, fuse)]
         call_node = call(name(block_name), opts, watches, *[name(n) for n in block.inputs])
         tape_target = store(tape) if tape is not None else store(self.ns.bind("_", None))
         if block.outputs:
@@ -377,6 +448,44 @@ class _Tracer:
                 value=call_node, slice=const(0), ctx=gast.Load()), type_comment=None)
         gast.copy_location(stmt, s)
         return [stmt]
+
+    def _fused_statement(self, s: Any, block: Block, block_name: str, opts: Any,
+                         watches: Any, fuse: Any) -> Any:
+        grad_call = fuse.value
+        names = ["target", "sources", "output_gradients", "unconnected_gradients"]
+        bound = dict(zip(names, grad_call.args))
+        bound.update({k.arg: k.value for k in grad_call.keywords})
+
+        def positions(node: Any) -> Any:
+            if isinstance(node, gast.Name):
+                return const(block.outputs.index(node.id))
+            return type(node)(elts=[positions(e) for e in node.elts], ctx=gast.Load())
+
+        method = gast.Attribute(value=name(block_name), attr="fused", ctx=gast.Load())
+        args = [opts, watches, gast.Tuple(elts=[name(n) for n in block.inputs], ctx=gast.Load()),
+                positions(bound["target"]), bound["sources"]]
+        keywords = [gast.keyword(arg=k, value=bound[k])
+                    for k in ("output_gradients", "unconnected_gradients") if k in bound]
+        outs = gast.Tuple(elts=[store(n) for n in block.outputs], ctx=gast.Store())
+        stmt = gast.Assign(targets=[gast.Tuple(elts=[outs, fuse.targets[0]], ctx=gast.Store())],
+                           value=gast.Call(func=method, args=args, keywords=keywords),
+                           type_comment=None)
+        gast.copy_location(stmt, s)
+        return stmt
+
+    def _refers_to_block(self, node: Any, block_node: Any, tape: str) -> bool:
+        """Whether a call on ``tape`` may be on this block's tape: when several blocks bind
+        the name, the calls between this block and the next one binding it."""
+        starts = sorted(getattr(w, "lineno", 0) or 0 for w in gast.walk(self.fdef)
+                        if isinstance(w, gast.With) and any(
+                            isinstance(i.optional_vars, gast.Name) and i.optional_vars.id == tape
+                            for i in w.items))
+        if len(starts) <= 1:
+            return True
+        here = getattr(block_node, "lineno", 0) or 0
+        later = [x for x in starts if x > here]
+        line = getattr(node, "lineno", 0) or 0
+        return here < line and (not later or line < later[0])
 
     def discover_captures(self, block: Block) -> list[Any]:
         """The Tensors and Variables the functions called in ``block`` read from outside
@@ -505,6 +614,14 @@ def _names_in(node: Any) -> list[str]:
             out += _names_in(v)
         return out
     return []
+
+
+def _is_name_structure(node: Any) -> bool:
+    if isinstance(node, gast.Name):
+        return True
+    if isinstance(node, (gast.List, gast.Tuple)):
+        return all(_is_name_structure(e) for e in node.elts)
+    return False
 
 
 def _fresh_names(taken: set[str]) -> Callable[[str], str]:

@@ -9,6 +9,9 @@
 * :func:`stop_gradient_value` is what every way of leaving the eager tape becomes in staged
   code (``.numpy()``, ``float()``, ``math.*``, ``np.asarray``, ``chainrule.stop_gradient``, a
   cast to an integer dtype): the value as NumPy, registered non-differentiable.
+* :func:`passthrough` returns its argument and is non-differentiable: the outputs of a tape
+  block that no gradient takes as a target leave the extracted function through it, so no
+  derivative code is generated for them.
 * :func:`axis_arg` converts a TensorFlow ``axis`` argument (an int, a list, a Tensor) to
   what NumPy takes; it is non-differentiable.
 * :func:`select_gradient` is the ``None``/zeros choice of an inner tape's gradient inside an
@@ -27,7 +30,8 @@ import numpy as np
 
 from ..rules.registry import defjvp, defvjp, nondifferentiable
 
-__all__ = ["watch_point", "stop_gradient_value", "axis_arg", "select_gradient"]
+__all__ = ["watch_point", "stop_gradient_value", "axis_arg", "passthrough",
+           "select_gradient"]
 
 
 def watch_point(x: Any, probe: Any) -> Any:
@@ -59,7 +63,13 @@ def axis_arg(axis: Any) -> Any:
     return int(axis)
 
 
+def passthrough(x: Any) -> Any:
+    """``x`` itself, as a value no derivative goes through."""
+    return x
+
+
 nondifferentiable(stop_gradient_value, name="chainrule.staging.stop_gradient_value")
+nondifferentiable(passthrough, name="chainrule.staging.passthrough")
 nondifferentiable(axis_arg, name="chainrule.staging.axis_arg")
 
 

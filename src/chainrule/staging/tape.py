@@ -88,7 +88,9 @@ def _raw(v: Any) -> Any:
 
 
 def _index_raw(v: Any, raw: Any, into: dict[int, Any]) -> None:
-    if isinstance(v, _TensorLike):
+    if isinstance(v, Variable):
+        return
+    if isinstance(v, Tensor) or type(v) is np.ndarray:
         into[id(raw)] = v
     elif type(v) in (list, tuple):
         for a, b in zip(v, raw):
@@ -107,6 +109,23 @@ def _wrap_out(v: Any, originals: dict[int, Any]) -> Any:
     if t is tuple:
         return tuple(_wrap_out(e, originals) for e in v)
     return v
+
+
+def _wrap_output(o: Any, inputs: tuple[Any, ...], args: list[Any]) -> Any:
+    """An output as the user sees it: the input object it passes through unchanged, else a
+    new Tensor (NumPy values) or the value itself (numbers, lists of those...)."""
+    t = type(o)
+    if t is np.ndarray or isinstance(o, np.generic):
+        for v, r in zip(inputs, args):
+            if r is o and not isinstance(v, Variable):  # a Variable passed on is a read
+                return v
+        return wrap(o, 0)
+    if t is list or t is tuple:
+        by_raw: dict[int, Any] = {}
+        for v, r in zip(inputs, args):
+            _index_raw(v, r, by_raw)
+        return _wrap_out(o, by_raw)
+    return o
 
 
 def _leaves(v: Any, path: tuple[int, ...] = ()) -> list[tuple[tuple[int, ...], Any]]:
@@ -133,6 +152,7 @@ class StagedBlock:
         self.block = block
         self.label = block.label
         self._fast: dict[Any, tuple[Spec, dict[str, Any]]] = {}
+        self._last: tuple[Any, ...] | None = None
 
     def __repr__(self) -> str:
         return f"<staged {self.label}>"
@@ -149,16 +169,23 @@ class StagedBlock:
                     warnings.warn(
                         f"The dtype of the watched tensor must be floating (e.g. float64), got "
                         f"{leaf.dtype.name}; it will not carry gradients", UserWarning,
-                        stacklevel=3)
+                        stacklevel=4)
                     continue
                 watched.add(id(leaf))
         return watched
 
-    def __call__(self, options: tuple[bool, bool], watches: tuple[Any, ...],
-                 *values: Any) -> tuple[StagedTape, tuple[Any, ...]]:
+    def _dispatch(self, options: tuple[bool, bool], watches: tuple[Any, ...],
+                  values: tuple[Any, ...], caps: list[Any]) -> tuple[Spec, dict[str, Any]]:
+        """The spec for these inputs. The kinds of the very objects of the last call are
+        reused (Tensors, Variables and arrays never change dtype; calls with lists, tuples
+        or watches are always looked at); ``_last`` keeps them alive, so ids stay unique."""
+        last = self._last
+        if last is not None and not watches:
+            ids = tuple(map(id, values))
+            if ids == last[0] and options == last[1] and (not caps or _same(caps, last[2])):
+                return last[3]
         watched = self._check_watch(watches) if watches else _NOTHING
         watch_accessed = options[1]
-        caps = [c.read() for c in self.block.captures]
         key = (watch_accessed,
                tuple([_flagged_kind(v, watched, watch_accessed) for v in values]),
                tuple([_flagged_kind(v, watched, watch_accessed) for v in caps]))
@@ -167,7 +194,16 @@ class StagedBlock:
             spec = self.block.specialize(key[1], key[2], watch_accessed)
             kwargs = _mask_kwargs(spec, key[1], key[2], self.block) if spec.fwd else {}
             found = self._fast[key] = (spec, kwargs)
-        spec, mask_kwargs = found
+        cacheable = not watches and not any(type(v) in (list, tuple) for v in values) and \
+            not any(type(v) in (list, tuple) for v in caps)
+        self._last = (tuple(map(id, values)), options, list(caps), found, values) \
+            if cacheable else None
+        return found
+
+    def _forward(self, options: tuple[bool, bool], watches: tuple[Any, ...],
+                 values: tuple[Any, ...]) -> tuple[Spec, list[Any], tuple[Any, ...], Any, Any]:
+        caps = [c.read() for c in self.block.captures] if self.block.captures else []
+        spec, mask_kwargs = self._dispatch(options, watches, values, caps)
         args = [_raw(v) for v in values]
         if caps:
             args += [_raw(c) for c in caps]
@@ -185,14 +221,45 @@ class StagedBlock:
             masks = _deps.ditem(all_masks, 0)
             if spec.static:
                 spec.masks = masks
-        inputs = list(values) + caps
-        by_raw = {id(r): v for v, r in zip(inputs, args) if isinstance(v, _TensorLike)}
-        for v, r in zip(inputs, args):
-            if type(v) in (list, tuple):
-                _index_raw(v, r, by_raw)
-        out_objects = tuple([_wrap_out(o, by_raw) for o in outs])
+        inputs = values if not caps else tuple(values) + tuple(caps)
+        out_objects = tuple([_wrap_output(o, inputs, args) for o in outs])
+        return spec, caps, out_objects, saved, masks
+
+    def __call__(self, options: tuple[bool, bool], watches: tuple[Any, ...],
+                 *values: Any) -> tuple[StagedTape, tuple[Any, ...]]:
+        spec, caps, out_objects, saved, masks = self._forward(options, watches, values)
         tape = StagedTape(self, spec, options[0], saved, masks, values, caps, out_objects)
         return tape, out_objects
+
+    def fused(self, options: tuple[bool, bool], watches: tuple[Any, ...],
+              values: tuple[Any, ...], targets: Any, sources: Any,
+              output_gradients: Any = None,
+              unconnected_gradients: Any = UnconnectedGradients.NONE
+              ) -> tuple[tuple[Any, ...], Any]:
+        """The block followed at once by ``tape.gradient(...)`` (the tape is not used
+        otherwise): ``targets`` gives the target's structure with output positions."""
+        spec, caps, out_objects, saved, masks = self._forward(options, watches, values)
+        tape = StagedTape(self, spec, options[0], saved, masks, values, caps, out_objects)
+        target = _rebuild(targets, out_objects)
+        return out_objects, tape.gradient(target, sources, output_gradients,
+                                          unconnected_gradients)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x is not y:
+            return False
+    return True
+
+
+def _rebuild(structure: Any, outputs: tuple[Any, ...]) -> Any:
+    if type(structure) is int:
+        return outputs[structure]
+    if type(structure) is list:
+        return [_rebuild(s, outputs) for s in structure]
+    return tuple(_rebuild(s, outputs) for s in structure)
 
 
 _NOTHING: set[int] = set()
@@ -217,7 +284,7 @@ def _mask_kwargs(spec: Spec, kinds: tuple[Any, ...], cap_kinds: tuple[Any, ...],
 
     def build(kind: Any, bits: dict[tuple[int, ...], int], path: tuple[int, ...]) -> Any:
         if kind[0] in (list, tuple):
-            return _deps.DList([build(k, bits, path + (i,)) for i, k in enumerate(kind[1])])
+            return [build(k, bits, path + (i,)) for i, k in enumerate(kind[1])]
         return bits.get(path, 0)
 
     out = {}
@@ -256,6 +323,8 @@ class StagedTape:
 
     # ------------------------------------------------------------- identity indexes
     def _source_index(self) -> dict[int, list[SourceLeaf]]:
+        """Source objects by identity: what was watched on entry, auto-watched Variables, the
+        values of intermediate names a gradient asks for."""
         if self._sources is None:
             index: dict[int, list[SourceLeaf]] = {}
             spec = self._spec
@@ -265,23 +334,40 @@ class StagedTape:
                 elif leaf.where == "capture":
                     obj = get_path(self._captures[leaf.index], leaf.path)
                 else:
-                    target = spec.probes[leaf.index]
-                    if not target:
-                        continue  # a watch later in the block: the name's value there
-                    obj = self._outputs[spec.outputs.index(target)]
+                    where, label = spec.probes[leaf.index]
+                    if where == "input":
+                        obj = self._inputs[self._block.block.inputs.index(label)]
+                    elif label in spec.outputs:
+                        obj = self._outputs[spec.outputs.index(label)]
+                    else:
+                        continue  # watched, then neither returned nor passed through
                 index.setdefault(id(obj), []).append(leaf)
             self._sources = index
         return self._sources
 
-    def _target_index(self) -> dict[int, tuple[int, tuple[int, ...]]]:
+    def _target_of(self, t: Any) -> tuple[int, tuple[int, ...]] | None:
+        """Where ``t`` is among the outputs (position and path inside a list output)."""
+        outputs = self._outputs
+        for i, out in enumerate(outputs):
+            if out is t:
+                return i, ()
         if self._targets is None:
             index: dict[int, tuple[int, tuple[int, ...]]] = {}
-            for i, out in enumerate(self._outputs):
-                for path, leaf in _leaves(out):
-                    if isinstance(leaf, _TensorLike) and id(leaf) not in index:
-                        index[id(leaf)] = (i, path)
+            for i, out in enumerate(outputs):
+                if type(out) in (list, tuple):
+                    for path, leaf in _leaves(out):
+                        if isinstance(leaf, _TensorLike) and id(leaf) not in index:
+                            index[id(leaf)] = (i, path)
             self._targets = index
-        return self._targets
+        return self._targets.get(id(t))
+
+    def _target_index(self) -> dict[int, tuple[int, tuple[int, ...]]]:
+        index = {}
+        for i, out in enumerate(self._outputs):
+            for path, leaf in _leaves(out):
+                if isinstance(leaf, _TensorLike) and id(leaf) not in index:
+                    index[id(leaf)] = (i, path)
+        return index
 
     def watched_variables(self) -> tuple[Variable, ...]:
         """The Variables this tape watches (in the order the block receives them)."""
@@ -312,7 +398,6 @@ class StagedTape:
         """Pull ``seeds`` (one per target, ``None`` for ones) back through the block:
         ``(cotangents of the sources, mask of the targets, seeds landing on sources)``."""
         spec = self._spec
-        index = self._target_index()
         sources = self._source_index()
         cot: list[Any] = [None] * len(self._outputs)
         mask: Any = 0
@@ -321,7 +406,7 @@ class StagedTape:
         for t, og in zip(targets, seeds, strict=True):
             if not isinstance(t, _TensorLike):
                 continue
-            loc = index.get(id(t))
+            loc = self._target_of(t)
             if loc is None and id(t) not in sources:
                 continue
             if og is None:
@@ -334,7 +419,7 @@ class StagedTape:
                 continue
             i, path = loc
             if self._masks is not None:
-                mask = mask | _mask_at(_deps.ditem(self._masks, i), path)
+                mask = _deps.dor(mask, _mask_at(_deps.ditem(self._masks, i), path))
             if path:
                 if cot[i] is None:
                     cot[i] = _zeros_structure(self._saved_output(i))
@@ -354,7 +439,7 @@ class StagedTape:
     def _gradient_of(self, source: Any, grads: Any, mask: Any, direct: dict[int, Any]
                      ) -> tuple[bool, Any]:
         leaves = self._source_index().get(id(source))
-        if leaves is None and id(source) in self._target_index() and id(source) not in direct:
+        if leaves is None and id(source) not in direct and self._target_of(source) is not None:
             what = self._block.label
             raise staging_error(
                 f"a gradient with respect to a value the tape block {what} computes but that "
@@ -402,6 +487,12 @@ class StagedTape:
     def gradient(self, target: Any, sources: Any, output_gradients: Any = None,
                  unconnected_gradients: Any = UnconnectedGradients.NONE) -> Any:
         """As :meth:`chainrule.GradientTape.gradient`."""
+        if output_gradients is None and type(sources) in (Tensor, Variable) and \
+                type(target) is Tensor and not self._released and \
+                sources.dtype.kind in _FLOAT and (
+                    unconnected_gradients is UnconnectedGradients.NONE or
+                    unconnected_gradients == "none"):
+            return self._one_gradient(target, sources)
         policy = _policy(unconnected_gradients)
         flat_targets = _flatten(target)
         flat_sources = _flatten(sources)
@@ -423,6 +514,42 @@ class StagedTape:
         finally:
             self._end()
         return _pack(sources, flat)
+
+    def _one_gradient(self, target: Tensor, source: Any) -> Any:
+        """``gradient(target, source)`` for one Tensor of each, default arguments."""
+        try:
+            spec = self._spec
+            outputs = self._outputs
+            index = -1
+            for i, out in enumerate(outputs):
+                if out is target:
+                    index = i
+                    break
+            if index < 0:
+                return self.gradient([target], [source])[0]
+            mask = _deps.dflat(_deps.ditem(self._masks, index)) if self._masks is not None \
+                else 0
+            leaves = self._source_index().get(id(source))
+            if not leaves or not any(mask & leaf.bit for leaf in leaves) or \
+                    spec.bwd is None or self._saved is None:
+                if leaves is None and source is not target and \
+                        self._target_of(source) is not None:
+                    return self.gradient([target], [source])[0]
+                return None if source is not target else self._finish(
+                    source, True, _ones(target._value), UnconnectedGradients.NONE)
+            cot: list[Any] = [None] * len(outputs)
+            cot[index] = _ones(target._value)
+            grads = spec.bwd(tuple(cot), self._saved)
+            g = None
+            for leaf in leaves:
+                if mask & leaf.bit:
+                    value = grads[leaf.wrt]
+                    if leaf.path:
+                        value = get_path(value, leaf.path)
+                    g = value if g is None else g + value
+            return self._finish(source, True, g, UnconnectedGradients.NONE)
+        finally:
+            self._end()
 
     def _rows(self, target: Any, sources: list[Any], n: int, batch: int | None
               ) -> list[list[tuple[bool, Any]]]:

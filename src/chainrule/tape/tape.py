@@ -16,7 +16,8 @@ Guarantees (TensorFlow 2 semantics unless marked *beyond TF*):
   non-persistent tape stops recording first, as in TF.
 * When ``gradient`` runs while other tapes record (nested tapes), the backward pass is
   itself recorded on them, so their ``gradient`` gives higher-order derivatives.
-* *Beyond TF*: :meth:`to_dot` draws the record as Graphviz DOT text.
+* *Beyond TF*: :meth:`to_dot` draws the record as Graphviz DOT text, and notebooks display
+  a tape as its graph (``_repr_html_``).
 """
 
 from __future__ import annotations
@@ -223,7 +224,8 @@ class GradientTape:
             wanted = {s._id for s in flat_sources if _is_float(s) and s._id in rec.ids}
             grads = backward(rec, seeds, wanted, slow) if seeds and wanted else {}
             flat = [
-                _finish(rec, s, grads.get(s._id) if s._id in wanted else None, policy, slow,
+                _finish(rec, s, grads.get(s._id) if s._id in wanted else
+                        _target_itself(s, flat_targets, flat_og, slow), policy, slow,
                         flat_targets)
                 for s in flat_sources
             ]
@@ -282,6 +284,13 @@ class GradientTape:
             self._end()
         return result
 
+    def _repr_html_(self) -> str:
+        """*Beyond TF*: notebooks show the recorded graph (inline SVG when Graphviz is
+        installed) and a table of the operations."""
+        from ..display.pictures import tape_html
+
+        return tape_html(self)
+
     def __repr__(self) -> str:
         kind = "persistent " if self._persistent else ""
         n = len(self._rec.nodes) if self._rec is not None else 0
@@ -312,10 +321,22 @@ def _check_sources(sources: list[Any]) -> None:
                 UserWarning, stacklevel=3)
 
 
-def _seeds(rec: Recorder, targets: list[Any], ogs: list[Any], slow: bool) -> dict[int, Any]:
+def _target_itself(source: Any, targets: list[Any], ogs: list[Any], slow: bool) -> Any:
+    """As TF: a source that is itself one of the targets, though nothing recorded it (a
+    Variable never read inside the tape), gets that target's seed; otherwise None."""
+    pairs = [(t, og) for t, og in zip(targets, ogs, strict=True) if t is source]
+    if not pairs or not _is_float(source):
+        return None
+    return _seeds(None, [t for t, _ in pairs], [og for _, og in pairs], slow,
+                  ids={source._id}).get(source._id)
+
+
+def _seeds(rec: Recorder | None, targets: list[Any], ogs: list[Any], slow: bool,
+           ids: Any = None) -> dict[int, Any]:
     seeds: dict[int, Any] = {}
+    known = rec.ids if ids is None else ids
     for t, og in zip(targets, ogs, strict=True):
-        if not isinstance(t, _TensorLike) or t._id not in rec.ids:
+        if not isinstance(t, _TensorLike) or t._id not in known:
             continue
         if og is None:
             value = t._value

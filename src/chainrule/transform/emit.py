@@ -16,6 +16,7 @@ import builtins
 import itertools
 import linecache
 import threading
+import types
 from typing import Any
 
 import gast
@@ -135,4 +136,11 @@ def compile_function(source: str, name: str, namespace: Namespace, label: str) -
     exec(code, namespace)  # noqa: S102 - generated code, the point of this library
     fn = dict.__getitem__(namespace, name)
     fn.__chainrule_source__ = source
+    fn._repr_html_ = types.MethodType(_repr_html, fn)  # notebooks: chainrule.display
     return fn
+
+
+def _repr_html(fn: Any) -> str:
+    from ..display import function_html
+
+    return function_html(fn)

@@ -609,6 +609,23 @@ class ForwardGen:
             return expr
         return call(self.runtime("snapshot"), expr)
 
+    def unshare(self, value: Any, expr: Any) -> Any:
+        """A copy of ``expr`` where the statement makes a new array (``v = w + c``,
+        ``np.copy(w)``) but its tangent would be the very tangent of an array written in
+        place later (``d_w``, through ``broadcast_like``): the write would change both.
+        (Views, ``v = w`` or ``w[1:]``, share their tangent as they share their value.)"""
+        if not isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Call)):
+            return expr
+        inner = expr
+        while isinstance(inner, gast.Call) and isinstance(inner.func, gast.Name) and \
+                inner.func.id.rstrip("_0123456789") in ("broadcast_like", "unbroadcast") \
+                and inner.args:
+            inner = inner.args[0]
+        written = {self.tangents[v] for v in self.written if v in self.tangents}
+        if isinstance(inner, gast.Name) and inner.id in written:
+            return call(self.runtime("snapshot"), expr)
+        return expr
+
     def assign_name(self, s: Any, t: str) -> list[Any]:
         value = s.value
         names, callee = diff_operands(value, self.ctx, self.local_names)
@@ -627,11 +644,11 @@ class ForwardGen:
                 callee.kind in ("user", "local") and _special(callee) is None:
             return [head] + self.user_call(s, t, value, callee)
         if t not in names_loaded(value):
-            expr = self.tangent_expr(s, t, value, callee, t)
+            expr = self.unshare(value, self.tangent_expr(s, t, value, callee, t))
             return [head, s, assign(self.tan(t), self.owned(t, expr))]
         # x = f(x, ...): the tangent reads the old x, so it comes first; when the rule also
         # needs the new value, that is computed into a fresh name first.
-        expr = self.tangent_expr(s, t, value, callee, _ANS)
+        expr = self.unshare(value, self.tangent_expr(s, t, value, callee, _ANS))
         if _ANS not in names_loaded(expr):
             return [head, assign(self.tan(t), self.owned(t, expr)), s]
         new = self.namer.fresh(t.lstrip("_") + "_new")

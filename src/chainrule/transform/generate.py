@@ -108,6 +108,7 @@ class _Parts:
     defined: set[str]
     stack: str
     ns: Namespace
+    entry: dict[str, str] = field(default_factory=dict)  # parameter -> its value on entry
 
 
 @dataclass
@@ -146,7 +147,13 @@ class Request:
         adjoint = propagate_copies(adjoint, set(gen.adj_names.values()))
         intermediates = {b for v, b in gen.adj_names.items() if v not in prep.params}
         adjoint = dedupe_comments(compact(adjoint, intermediates | recomputed(adjoint, primal)))
-        return _Parts(gen, primal, adjoint, uses_stack, needed, defined, stack, ns)
+        # a differentiated parameter with no cotangent gets zeros shaped like the argument,
+        # not like what the body rebinds it to (``x = x * v``)
+        stored = {n for st in prep.fdef.body for n in names_stored(st)}
+        entry = {p: prep.ctx.namer.fresh(f"{p.lstrip('_')}_in") for p in wrt
+                 if p not in defined and p in stored}
+        primal = [assign(v, name(p)) for p, v in entry.items()] + primal
+        return _Parts(gen, primal, adjoint, uses_stack, needed, defined, stack, ns, entry)
 
     def grad_exprs(self, parts: _Parts, wrt: list[str]) -> list[Any]:
         out = []
@@ -156,7 +163,7 @@ class Request:
                 if p in parts.gen.seq_vars:
                     expr = call(parts.ns.runtime("finalize"), expr, name(p))
             else:
-                expr = call(parts.ns.runtime("zeros_like"), name(p))
+                expr = call(parts.ns.runtime("zeros_like"), name(parts.entry.get(p, p)))
             out.append(expr)
         return out
 
@@ -250,7 +257,7 @@ class Request:
         grads = self.grad_exprs(parts, wrt)
         saved_names = list(parts.needed)
         for n in names_loaded(gast.Tuple(elts=grads, ctx=gast.Load())):
-            if n in prep.local_names and n not in saved_names:
+            if (n in prep.local_names or n in parts.entry.values()) and n not in saved_names:
                 saved_names.append(n)
         bound_at_end = set(prep.params)
         for s in parts.primal:

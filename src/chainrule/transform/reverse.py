@@ -468,11 +468,20 @@ class ReverseGen:
         out: list[Any] = [self.header(s)]
         index = _index_expr(target.slice)
         v = s.value
+        item = None
         if isinstance(v, gast.Name) and self.active(v.id):
-            self.contribute(out, defined, v.id, call(self.ns.runtime("stored_item_adjoint"),
-                                                     name(self.adj(a)), clone(index), name(v.id)))
+            item = call(self.ns.runtime("stored_item_adjoint"), name(self.adj(a)),
+                        clone(index), name(v.id))
+            if v.id == a:  # a[i] = a: read the item's cotangent before zeroing it
+                tmp = self.namer.fresh("b_item")
+                out.append(assign(tmp, item))
+                item = name(tmp)
+            else:
+                self.contribute(out, defined, v.id, item)
         out.append(assign(self.adj(a), call(self.ns.runtime("zero_at"), name(self.adj(a)),
                                             index)))
+        if isinstance(v, gast.Name) and v.id == a and item is not None:
+            self.contribute(out, defined, a, item)
         return out + restore
 
     def expr_call(self, s: Any, defined: set[str]) -> list[Any]:

@@ -74,6 +74,19 @@ def find_recompute(body: list[Any], needed: set[str], sites: dict[str, int], sha
     plan: dict[int, list[Any]] = {}
     names: set[str] = set()
     in_place = _mutated_in_place(body)
+    # The adjoint reads an operand at the recomputation as it is then: right for a value
+    # the saves restore (needed), assigned outside every loop, or a loop index that only
+    # its loop assigns (the reversed adjoint loop rebinds it); stale for a temporary of
+    # the loop body that nothing saves.
+    in_loops: set[str] = set()
+    indices: set[str] = set()
+    for sub in gast.walk(gast.Module(body=body, type_ignores=[])):
+        if isinstance(sub, (gast.For, gast.While)):
+            in_loops |= set(names_stored(gast.Module(body=sub.body, type_ignores=[])))
+            if isinstance(sub, gast.For) and isinstance(sub.target, gast.Name):
+                in_loops.add(sub.target.id)
+                if sites.get(sub.target.id, 0) == 1:
+                    indices.add(sub.target.id)
 
     def visit(stmts: list[Any], in_loop: bool) -> None:
         for k, s in enumerate(stmts):
@@ -104,6 +117,8 @@ def find_recompute(body: list[Any], needed: set[str], sites: dict[str, int], sha
                 continue
             deps = {a.id for a in atoms if isinstance(a, gast.Name)}
             if t in deps or t in in_place or deps & (in_place | names):
+                continue
+            if any(d in in_loops and d not in needed and d not in indices for d in deps):
                 continue
             uses = [j for j in range(k + 1, len(stmts)) if t in names_loaded(stmts[j])]
             if not uses or any(t in names_loaded(stmts[j]) for j in range(uses[-1] + 1,
