@@ -31,6 +31,7 @@ import numpy as np
 
 from chainrule import runtime as rt
 from chainrule.nn import log_softmax_value, relu_value, softmax_value
+from chainrule.staging.primitives import watch_point
 from chainrule.tape.ops import sigmoid_value
 from chainrule.tape.variable import read_variable
 
@@ -565,6 +566,7 @@ case(log_softmax_value, lambda r: (normal(r, 3, 4),), label="last axis")
 case(log_softmax_value, lambda r: (normal(r, 3, 4),), axis=0, label="axis=0")
 case(sigmoid_value, lambda r: (normal(r, 3, 4),))
 case(read_variable, lambda r: (normal(r, 3, 4),))
+case(watch_point, lambda r: (normal(r, 3, 4), normal(r, 3, 4)), argnums=(0, 1))
 
 # --------------------------------------------------------------------------- runtime helpers
 

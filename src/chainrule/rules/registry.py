@@ -303,25 +303,39 @@ def _file_tree(filename: str) -> ast.Module | None:
     return tree
 
 
-_FUNCTION_NODES: dict[str, dict[int, list[Any]]] = {}
+_FUNCTION_NODES: dict[tuple[str, int], dict[int, list[Any]]] = {}
 
 
-def _function_nodes(filename: str) -> dict[int, list[Any]]:
-    """The lambdas and defs of a file by first line (a decorated def by its decorator's)."""
-    nodes = _FUNCTION_NODES.get(filename)
-    if nodes is None:
-        nodes = {}
-        tree = _file_tree(filename)
-        for node in ast.walk(tree) if tree is not None else ():
-            if isinstance(node, ast.Lambda):
-                line = node.lineno
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                line = node.decorator_list[0].lineno if node.decorator_list else node.lineno
-            else:
-                continue
-            nodes.setdefault(line, []).append(node)
-        _FUNCTION_NODES[filename] = nodes
-    return nodes
+def _function_nodes(filename: str, line: int) -> list[Any]:
+    """The lambdas and defs of a file that start on ``line`` (a decorated def at its
+    decorator's line). Only the top-level statements around ``line`` are searched, each
+    once: rule files are long, and a generation reads a few of their rules."""
+    tree = _file_tree(filename)
+    if tree is None:
+        return []
+    found: list[Any] = []
+    for k, stmt in enumerate(tree.body):
+        decorators = getattr(stmt, "decorator_list", None) or []
+        first = min([stmt.lineno] + [d.lineno for d in decorators])
+        if first > line:
+            break
+        if (stmt.end_lineno or stmt.lineno) < line:
+            continue
+        nodes = _FUNCTION_NODES.get((filename, k))
+        if nodes is None:
+            nodes = {}
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Lambda):
+                    start = node.lineno
+                elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    start = node.decorator_list[0].lineno if node.decorator_list else \
+                        node.lineno
+                else:
+                    continue
+                nodes.setdefault(start, []).append(node)
+            _FUNCTION_NODES[(filename, k)] = nodes
+        found += nodes.get(line, [])
+    return found
 
 
 def _find_node(fn: Any) -> ast.AST | None:
@@ -331,7 +345,7 @@ def _find_node(fn: Any) -> ast.AST | None:
     want_lambda = fn.__name__ == "<lambda>"
     params = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
     candidates = []
-    for node in _function_nodes(code.co_filename).get(code.co_firstlineno, []):
+    for node in _function_nodes(code.co_filename, code.co_firstlineno):
         if want_lambda != isinstance(node, ast.Lambda):
             continue
         if not want_lambda and node.name != fn.__name__:

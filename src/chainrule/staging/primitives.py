@@ -2,10 +2,11 @@
 
 * :func:`watch_point` marks where a value starts being watched by a staged tape (a
   ``tape.watch(x)`` after ``x`` was used, or a gradient with respect to an intermediate
-  value): it returns ``x`` unchanged, and its VJP sends the cotangent of ``x`` both on to
-  ``x`` and to ``probe``, so the gradient with respect to ``probe`` is the gradient with
-  respect to the value from that point on. ``probe`` is a placeholder (its value is never
-  read); the rules are exact when ``probe`` has the shape of ``x``.
+  value): ``watch_point(x, probe) = x + probe`` with ``probe = 0`` at run time, so the value
+  is unchanged and the gradient with respect to ``probe`` is the gradient with respect to
+  ``x`` from that point on. Its VJP gives ``probe`` the full cotangent of ``x`` (no
+  unbroadcasting), which is exact for a ``probe`` of ``x``'s shape and what staged code
+  needs for the scalar placeholder it passes.
 * :func:`stop_gradient_value` is what every way of leaving the eager tape becomes in staged
   code (``.numpy()``, ``float()``, ``math.*``, ``np.asarray``, ``chainrule.stop_gradient``, a
   cast to an integer dtype): the value as NumPy, registered non-differentiable.
@@ -35,8 +36,9 @@ __all__ = ["watch_point", "stop_gradient_value", "axis_arg", "passthrough",
 
 
 def watch_point(x: Any, probe: Any) -> Any:
-    """``x``; the gradient with respect to ``probe`` is the gradient with respect to ``x``."""
-    return x
+    """``x + probe`` (``probe`` is 0 in staged code): the gradient with respect to ``probe``
+    is the gradient with respect to ``x`` from here on."""
+    return x + probe
 
 
 defvjp(watch_point, lambda g, ans, x, probe: g, lambda g, ans, x, probe: g,
