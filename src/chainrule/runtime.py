@@ -31,6 +31,8 @@ __all__ = [
     "grad_item",
     "pop_grad",
     "snapshot",
+    "sum_adjoint",
+    "sum_cotangents",
     "push_grad",
     "finalize",
     "owned",
@@ -826,3 +828,17 @@ def by_argument(jacs, out):
         n = len(jacs[0]) if len(jacs) else 0
         return tuple(tuple(jacs[i][j] for i in range(len(out))) for j in range(n))
     return jacs
+
+
+def sum_adjoint(g, x):
+    """Cotangent of the list ``x`` for ``y = sum(x)``: ``g`` shaped like each element."""
+    return [broadcast_like(g, e) for e in x]
+
+
+def sum_cotangents(ct, like):
+    """The sum of a list of cotangents (``None`` is zero), shaped like ``like``."""
+    total = zeros_like(like)
+    for c in ct:
+        if c is not None:
+            total = total + unbroadcast(c, like)
+    return total

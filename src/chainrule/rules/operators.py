@@ -12,10 +12,10 @@ import operator
 import numpy as np
 
 from ..runtime import (
-    broadcast_like,
     getitem_adjoint,
     matmul_adjoint_x,
     matmul_adjoint_y,
+    sum_adjoint,
 )
 from .registry import defjvp, defvjp, nondifferentiable
 
@@ -68,7 +68,7 @@ defvjp(builtins.min, lambda g, ans, x, y: g * (x <= y), lambda g, ans, x, y: g *
 defjvp(builtins.min, lambda g, ans, x, y: g * (x <= y), lambda g, ans, x, y: g * (x > y))
 defvjp(operator.getitem, lambda g, ans, x, index: getitem_adjoint(g, x, index), None)
 defjvp(operator.getitem, lambda g, ans, x, index: g[index], None)
-defvjp(builtins.sum, lambda g, ans, x: [broadcast_like(g, e) for e in x])
+defvjp(builtins.sum, lambda g, ans, x: sum_adjoint(g, x))
 defjvp(builtins.sum, lambda g, ans, x: sum(g))
 
 nondifferentiable(

@@ -57,6 +57,8 @@ from ..runtime import (
     snapshot,
     split_like,
     stored_item_adjoint,
+    sum_adjoint,
+    sum_cotangents,
     symmetrize_tri,
     symmetrize_tri_adjoint,
     take_index,
@@ -321,3 +323,10 @@ nondifferentiable(
     irfft_weights, fft_axes, fft_lengths, pad_slices, take_index, along_axis_index,
     einsum_adjoint_spec, einsum_adjoint_extras, scalar_seed,
 )
+
+# ``sum(list)`` in reverse mode: the cotangent list and its sum are linear in their first
+# argument; their own rules make generated code with ``sum(list)`` differentiable again.
+defvjp(sum_adjoint, lambda ct, ans, g, x: sum_cotangents(ct, g), None)
+defjvp(sum_adjoint, lambda t, ans, g, x: sum_adjoint(t, x), None)
+defvjp(sum_cotangents, lambda g, ans, ct, like: sum_adjoint(g, ct), None)
+defjvp(sum_cotangents, lambda t, ans, ct, like: sum_cotangents(t, like), None)

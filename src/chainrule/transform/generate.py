@@ -337,6 +337,9 @@ class Request:
         fwd_name, bwd_name, active = self.pairs[key]
         return fwd_name, bwd_name, active, mapping
 
+    def generated_names(self) -> set[str]:
+        return {name for pair in self.pairs.values() for name in pair[:2]}
+
     # ------------------------------------------------------------------ compile
     def compile(self) -> None:
         for g in self.generated:

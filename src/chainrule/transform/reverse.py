@@ -38,6 +38,10 @@ __all__ = ["ReverseGen", "Marker", "COMMENT_PREFIX", "BINOPS"]
 
 COMMENT_PREFIX = "# grad of: "
 _ANS = "__ans__"
+# runtime helpers whose result may be a list of cotangents (of a list or tuple value)
+_STRUCTURED = {"add_at", "getitem_adjoint", "zero_at", "push_grad", "seq_item_adjoint",
+               "list_adjoint", "finalize", "owned", "grad_item", "pop_grad",
+               "stored_item_adjoint", "add_grad"}
 
 BINOPS = {
     gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
@@ -106,6 +110,7 @@ class ReverseGen:
         self.call_fwd: dict[int, str] = {}
         self.no_save: set[int] = set()
         self.int_vars: set[str] = set()  # targets of range loops: plain integers
+        self.structured_vars: set[str] = set()  # cotangents that may be lists
         self.seq_vars: set[str] = self._subscripted_names()
         self.param_names = [a.id for a in fdef.args.args + fdef.args.kwonlyargs
                             + fdef.args.posonlyargs]
@@ -127,22 +132,43 @@ class ReverseGen:
         for sub in gast.walk(self.fdef):
             if isinstance(sub, gast.Subscript) and isinstance(sub.value, gast.Name):
                 out.add(sub.value.id)
-            if isinstance(sub, gast.Assign) and isinstance(sub.value, gast.List):
+            if isinstance(sub, gast.Assign) and isinstance(sub.value, (gast.List, gast.Tuple)):
                 out.add(sub.targets[0].id if isinstance(sub.targets[0], gast.Name) else "")
             if isinstance(sub, gast.Call) and isinstance(sub.func, gast.Attribute) and \
                     sub.func.attr == "append" and isinstance(sub.func.value, gast.Name):
                 out.add(sub.func.value.id)
         return out
 
+    def plus(self, v: str, a: Any, b: Any) -> Any:
+        """``a + b`` for cotangents of ``v`` (``add_grad`` when they may be lists)."""
+        if v in self.seq_vars or self.structured(a) or self.structured(b):
+            return call(self.ns.runtime("add_grad"), a, b)
+        return gast.BinOp(left=a, op=gast.Add(), right=b)
+
+    def structured(self, expr: Any) -> bool:
+        """Whether a cotangent expression may be a list (of a list or tuple value)."""
+        node = expr
+        while isinstance(node, gast.Subscript):
+            node = node.value
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
+            fn = self.ns.get(node.func.id)
+            return getattr(fn, "__name__", "") in _STRUCTURED or \
+                node.func.id in self.helpers.generated_names()
+        return False
+
     def contribute(self, out: list[Any], defined: set[str], v: str, expr: Any) -> None:
         b = self.adj(v)
         if v in defined:
-            if v in self.seq_vars:
+            if self.structured(expr):
+                self.structured_vars.add(v)
+            if v in self.structured_vars:
                 value = call(self.ns.runtime("add_grad"), name(b), expr)
             else:
-                value = gast.BinOp(left=name(b), op=gast.Add(), right=expr)
+                value = self.plus(v, name(b), expr)
             out.append(assign(b, value))
         else:
+            if self.structured(expr):
+                self.structured_vars.add(v)
             out.append(assign(b, expr))
             defined.add(v)
 
@@ -304,7 +330,7 @@ class ReverseGen:
         if own:
             total = own[0]
             for e in own[1:]:
-                total = gast.BinOp(left=total, op=gast.Add(), right=e)
+                total = self.plus(t, total, e)
             if not (isinstance(total, gast.Name) and total.id == self.adj(t)):
                 out.append(assign(self.adj(t), total))
             defined.add(t)
@@ -364,7 +390,7 @@ class ReverseGen:
             if adds:
                 total = adds[0][1]
                 for c in adds[1:]:
-                    total = gast.BinOp(left=total, op=gast.Add(), right=c[1])
+                    total = self.plus(var, total, c[1])
                 self.contribute(out, defined, var, total)
             for c in scatters:
                 if var in defined:
