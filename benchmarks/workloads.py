@@ -320,7 +320,7 @@ WORKLOADS = [
     Workload("W1", "scalar loop, 1,000 iterations of math.sin(x)*0.9 + 0.1*x*x",
              lambda: (0.3,), w1_loop, lambda x: (w1_hand(x),), forward=True, tape=False,
              notes={"chainrule tape": "math.sin on a Python float is invisible to a tape",
-                    "chainrule @function": "stages tape code: as the tape"}),
+                    "chainrule @function": "stages tape code, so it sees what the tape sees"}),
     Workload("W2", "MLP loss, batch 32, 64 hidden, tanh, MSE", _mlp_args(32, 64, 64, 10),
              mlp_loss, mlp_hand, (0, 1)),
     Workload("W3", "MLP loss, batch 512, 1,024 hidden (compute-bound)",

@@ -184,10 +184,11 @@ def add_grad(a, b):
         return b
     if b is None:
         return a
-    if type(a) is list:
-        return [add_grad(p, q) for p, q in zip(a, b, strict=False)]
-    if type(a) is tuple:
-        return tuple(add_grad(p, q) for p, q in zip(a, b, strict=False))
+    if type(a) in (list, tuple) or type(b) in (list, tuple):
+        n = max(len(a), len(b))  # a list cotangent may be longer than a shrunk list
+        out = [add_grad(a[i] if i < len(a) else None, b[i] if i < len(b) else None)
+               for i in range(n)]
+        return tuple(out) if type(a) is tuple and type(b) is tuple else out
     return a + b
 
 

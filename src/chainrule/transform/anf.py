@@ -76,6 +76,12 @@ class _ANF:
             if isinstance(s.value, gast.Constant):
                 return []
             if isinstance(s.value, gast.Call):
+                func = s.value.func
+                if isinstance(func, gast.Attribute) and func.attr == "pop" and \
+                        isinstance(func.value, gast.Name) and func.value.id in self.local_names:
+                    # keep what a list pop removes: its adjoint puts the value back
+                    tmp = self.namer.fresh("popped")
+                    return pre + [assign(tmp, self.op(s.value, pre))]
                 return pre + [gast.Expr(value=self.op(s.value, pre))]
             return [s]
         if isinstance(s, gast.If):

@@ -528,11 +528,11 @@ class ReverseGen:
         if lst in defined:
             arg = value.args[0] if value.args else None
             if isinstance(arg, gast.Name) and self.active(arg.id):
-                self.contribute(out, defined, arg.id, call(self.ns.runtime("pop_grad"),
-                                                           name(self.adj(lst)), name(arg.id)))
-            else:
-                out.append(gast.Expr(value=call(gast.Attribute(
-                    value=name(self.adj(lst)), attr="pop", ctx=gast.Load()))))
+                last = gast.BinOp(left=call(name("len"), name(lst)), op=gast.Sub(),
+                                  right=const(1))
+                self.contribute(out, defined, arg.id, call(self.ns.runtime("grad_item"),
+                                                           name(self.adj(lst)), last,
+                                                           name(arg.id)))
         out.append(gast.Expr(value=call(gast.Attribute(value=name(lst), attr="pop",
                                                        ctx=gast.Load()))))
         return out
