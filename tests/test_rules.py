@@ -35,9 +35,8 @@ EPS = 1e-6
 RTOL = 1e-5
 ROOT = Path(__file__).resolve().parents[1]
 
-# Runtime helpers that cannot have rules: ``pop_grad`` and ``push_grad`` mutate the
-# cotangent list they are given.
-NO_RULES = {"pop_grad", "push_grad"}
+# Runtime helpers that cannot have rules: ``pop_grad`` pops from (mutates) its argument.
+NO_RULES = {"pop_grad"}
 
 
 # --------------------------------------------------------------------------- pytrees

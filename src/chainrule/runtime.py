@@ -34,6 +34,7 @@ __all__ = [
     "sum_adjoint",
     "sum_cotangents",
     "push_grad",
+    "list_head",
     "finalize",
     "owned",
     "scalar_seed",
@@ -297,12 +298,16 @@ def pop_grad(b, like):
 
 
 def push_grad(b, x, g):
-    """The cotangent list of ``x`` after ``v = x.pop()`` is undone: ``b`` (or ``None``
-    entries for ``x``'s current length) with ``g`` appended. ``b`` is updated in place."""
+    """The cotangent list of ``x`` after ``v = x.pop()`` is undone: a new list, ``b`` (or
+    ``None`` entries for ``x``'s current length) followed by ``g``."""
     if b is None:
         b = [None] * len(x)
-    b.append(g)
-    return b
+    return list(b) + [g]
+
+
+def list_head(b):
+    """All but the last entry of a cotangent list (the inverse of ``push_grad``)."""
+    return list(b[:-1])
 
 
 def snapshot(v):

@@ -57,6 +57,8 @@ from ..runtime import (
     snapshot,
     split_like,
     stored_item_adjoint,
+    list_head,
+    push_grad,
     sum_adjoint,
     sum_cotangents,
     symmetrize_tri,
@@ -330,3 +332,11 @@ defvjp(sum_adjoint, lambda ct, ans, g, x: sum_cotangents(ct, g), None)
 defjvp(sum_adjoint, lambda t, ans, g, x: sum_adjoint(t, x), None)
 defvjp(sum_cotangents, lambda g, ans, ct, like: sum_adjoint(g, ct), None)
 defjvp(sum_cotangents, lambda t, ans, ct, like: sum_cotangents(t, like), None)
+
+# ``v = lst.pop()`` in reverse mode: the cotangent list grows by one entry and shrinks back.
+defvjp(push_grad, lambda ct, ans, b, x, g: list_head(ct), None,
+       lambda ct, ans, b, x, g: grad_item(ct, len(ct) - 1, g))
+defjvp(push_grad, lambda t, ans, b, x, g: push_grad(t, x, None), None,
+       lambda t, ans, b, x, g: push_grad(None, b if b is not None else x, t))
+defvjp(list_head, lambda g, ans, b: push_grad(g, b, None))
+defjvp(list_head, lambda t, ans, b: list_head(t))
