@@ -204,7 +204,7 @@ def test_html_to_standard_output_in_forward_mode(capsys):
     assert not ANSI.search(out)
 
 
-def test_python_dash_m_and_the_console_script():
+def test_python_dash_m():
     done = subprocess.run([sys.executable, "-m", "chainrule", "show", QUICKSTART],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -3,6 +3,8 @@ and kept as regression tests. Each ran through every engine (reverse, forward, t
 finite differences) with :func:`tests.fuzz.check.check_function`; the comment above each
 says what was wrong and where it was fixed. Arguments are away from every branch switch."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -106,6 +108,14 @@ def writes_into_its_argument(x):
     return np.sum(v1)
 
 
+# save.py: ``v8[:] *= c`` reads ``t5 = v8[:]``, a view, which the adjoint needs; the write
+# showed through it, and ``vjp``'s pullback (working on a copy of v8) never undid that.
+def slice_view_then_write(y):
+    v8 = np.stack([y * 2.0, y * 3.0, y * y])
+    v8[:] *= np.tanh(math.sin(y))
+    return np.sum(v8)
+
+
 CASES = [
     (ifexp_keeps_target, (0.7,), 0, True),
     (ifexp_keeps_target, (-0.7,), 0, True),
@@ -122,6 +132,7 @@ CASES = [
     (tangent_shared_with_written_array, (np.array([0.3, -0.4, 1.2]),), 0, False),
     (tangent_shared_with_written_parameter, (np.array([0.41, -0.69, -1.38]),), 0, False),
     (writes_into_its_argument, (np.array([0.3, -0.4, 1.2]),), 0, False),
+    (slice_view_then_write, (-1.45,), 0, False),
 ]
 
 

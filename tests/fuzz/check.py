@@ -8,7 +8,8 @@
   ``elementwise_grad`` (for a scalar output, the gradient);
 * forward mode: ``grad(mode="forward")`` and ``jvp`` along a random direction;
 * the eager tape: the same source run on ``Variable``s (every argument) inside a
-  ``GradientTape``
+  ``GradientTape``, and the same tape block staged by ``@chainrule.function`` (when the
+  package has it)
   (programs that write into arrays, build ``np.array`` from a list or call ``math`` are
   skipped there: a Tensor is immutable and leaves the tape there, as in TensorFlow);
 * central finite differences in float64 along the same random direction, extrapolated
@@ -42,7 +43,8 @@ import chainrule as cr
 __all__ = ["Tracer", "Disagreement", "Discarded", "Verdict", "check_program", "check_function",
            "ENGINES"]
 
-ENGINES = ("value_and_grad", "grad", "vjp", "elementwise_grad", "forward", "jvp", "tape")
+ENGINES = ("value_and_grad", "grad", "vjp", "elementwise_grad", "forward", "jvp", "function",
+           "tape")
 RTOL = 1e-9  # engines against each other
 H0 = 1e-3  # largest finite-difference step (inputs are of order 1)
 
@@ -220,6 +222,27 @@ def _fail(label: str, detail: str, args: Sequence[Any], results: dict[str, Any])
     raise Disagreement("\n".join(lines))
 
 
+_STAGED = """
+import chainrule
+from {module} import {name} as target
+
+
+def staged({params}):
+    with chainrule.GradientTape() as tape:
+        tape.watch([{params}])
+        value = target({params})
+    return value, tape.gradient(value, [{params}], unconnected_gradients="zero")
+"""
+
+
+def _staged_wrapper(fn: Callable[..., Any], n: int) -> Any:
+    """A module whose ``staged`` runs ``fn`` in a GradientTape block, for
+    ``@chainrule.function`` (which stages tape blocks, so it needs them in a file)."""
+    params = ", ".join(f"a{i}" for i in range(n))
+    return load_module(_STAGED.format(module=fn.__module__, name=fn.__name__, params=params),
+                       "staged")
+
+
 # --------------------------------------------------------------------------- engines
 def _engines(fn: Callable[..., Any], args: Sequence[Any], argnums: int | tuple[int, ...],
              direction: list[np.ndarray], tape: bool) -> dict[str, tuple[Any, list[Any]]]:
@@ -270,6 +293,16 @@ def _engines(fn: Callable[..., Any], args: Sequence[Any], argnums: int | tuple[i
         return value, [t]
 
     run("jvp", jvp)
+    if tape and hasattr(cr, "function"):
+        def staged() -> tuple[Any, list[Any]]:
+            wrapper = _staged_wrapper(fn, len(args))
+            try:
+                value, grads = cr.function(wrapper.staged)(*[cr.constant(a) for a in args])
+            finally:
+                unload_module(wrapper)
+            return value, [grads[i] for i in wrt]
+
+        run("function", staged)
     if tape:
         def on_tape() -> tuple[Any, list[Any]]:
             inputs = [cr.Variable(a) for a in _copy(args)]
@@ -374,6 +407,7 @@ def check_function(fn: Callable[..., Any], args: Sequence[Any],
 def check_program(program: Any) -> Verdict:
     """Write ``program`` (plain and traced) to files, import both and check ``f``."""
     plain = load_module(program.source(traced=False), "plain")
+    sys.modules[plain.__name__] = plain  # importable by the staged wrapper
     twin = load_module(program.source(traced=True), "traced")
     tracer = Tracer()
     twin._T = tracer

@@ -337,9 +337,25 @@ class Block:
                     spec = _Specializer(self, kinds, capture_kinds, watch_accessed,
                                         capture_params, nested).build()
                 except TransformError as exc:
-                    raise remap_error(exc) from None
+                    raise remap_error(exc, self.where) from None
                 self.specs[key] = spec
         return spec
+
+
+    def check(self) -> None:
+        """Report code the source transformer rejects now (when the staged function is
+        traced), not at the block's first run: the block, every input taken as an unwatched
+        float64 Tensor, through the transformer's first passes (fence, desugar, jumps, ANF)."""
+        kinds = tuple(("T", np.dtype(np.float64), False) for _ in self.inputs)
+        caps = tuple(("T", np.dtype(np.float64), False) for _ in self.captures)
+        try:
+            _Specializer(self, kinds, caps, True, None, check_only=True).build()
+        except TransformError as exc:
+            raise remap_error(exc, self.where) from None
+
+    @property
+    def where(self) -> tuple[str, int | None]:
+        return self.stager.parsed.filename, self.lineno or None
 
 
 def _source_flag(kind: Any, flagged: bool) -> Any:
@@ -358,9 +374,10 @@ class _Specializer:
 
     def __init__(self, block: Block, kinds: tuple[Any, ...], capture_kinds: tuple[Any, ...],
                  watch_accessed: bool, capture_params: dict[Any, str] | None,
-                 nested: bool = False) -> None:
+                 nested: bool = False, check_only: bool = False) -> None:
         self.block = block
         self.nested = nested
+        self.check_only = check_only
         self.stager = block.stager
         self.kinds = dict(zip(block.inputs, kinds))
         self.capture_kinds = capture_kinds
@@ -448,7 +465,9 @@ class _Specializer:
                     probes=list(self.probe_targets), extracted_fdef=kept)
         spec.wrt = list(self.wrt)  # type: ignore[attr-defined]
         spec.sources_text.append(extracted.__chainrule_staged_source__)
-        if self.nested:
+        if self.check_only:
+            prepare(parse_function(extracted), block.label)
+        elif self.nested:
             spec.extracted_twin = _twin_of_function(extracted, self.stager.block_ns)
             spec.twin_masks = dict(spec.extracted_twin.__dep_params__)
         elif self.wrt:
@@ -558,24 +577,24 @@ class _Specializer:
                                    f"only `x = {sub.id}.gradient(...)` / `.jacobian(...)` after "
                                    "its block are staged there", "nested tape")
         if isinstance(s, gast.If):
-            test = self.lowerer.visit(s.test)
+            test = self.lowerer.visit(clone(s.test))
             new = gast.If(test=test, body=self.statements(s.body, False, loop_depth),
                           orelse=self.statements(s.orelse, False, loop_depth))
             return [gast.copy_location(new, s)]
         if isinstance(s, gast.For):
             if s.orelse:
                 raise stager.error(s, "'for ... else' inside a tape block", "loop else")
-            new = gast.For(target=s.target, iter=self.lowerer.visit(s.iter),
+            new = gast.For(target=clone(s.target), iter=self.lowerer.visit(clone(s.iter)),
                            body=self.statements(s.body, False, loop_depth + 1), orelse=[],
                            type_comment=None)
             return [gast.copy_location(new, s)]
         if isinstance(s, gast.While):
             if s.orelse:
                 raise stager.error(s, "'while ... else' inside a tape block", "loop else")
-            new = gast.While(test=self.lowerer.visit(s.test),
+            new = gast.While(test=self.lowerer.visit(clone(s.test)),
                              body=self.statements(s.body, False, loop_depth + 1), orelse=[])
             return [gast.copy_location(new, s)]
-        lowered = self.lowerer.visit(s)
+        lowered = self.lowerer.visit(clone(s))  # the plan's statements stay as written
         if lowered is None:
             return []
         return lowered if isinstance(lowered, list) else [lowered]

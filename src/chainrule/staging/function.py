@@ -124,7 +124,7 @@ class _SourceView:
 class StagedFunction(_StagedLike):
     """A function decorated with :func:`chainrule.function`."""
 
-    def __init__(self, fn: Callable[..., Any], reduce_retracing: bool = False) -> None:
+    def __init__(self, fn: Callable[..., Any]) -> None:
         if not inspect.isfunction(fn):
             raise TypeError(f"chainrule.function stages Python functions (def); got "
                             f"{type(fn).__name__}")
@@ -135,7 +135,6 @@ class StagedFunction(_StagedLike):
         self._count = 0
         self._lock = threading.RLock()
         self._lowering = Lowering()
-        self._reduce_retracing = reduce_retracing
 
     def __repr__(self) -> str:
         return f"<chainrule.function {self.python_function.__qualname__}>"
@@ -189,15 +188,14 @@ class StagedFunction(_StagedLike):
 
 
 @overload
-def function(func: F, *, reduce_retracing: bool = False) -> StagedFunction: ...
+def function(func: F) -> StagedFunction: ...
 
 
 @overload
-def function(func: None = None, *, reduce_retracing: bool = False
-             ) -> Callable[[F], StagedFunction]: ...
+def function(func: None = None) -> Callable[[F], StagedFunction]: ...
 
 
-def function(func: Any = None, *, reduce_retracing: bool = False) -> Any:
+def function(func: Any = None) -> Any:
     """Stage ``func``'s GradientTape blocks into generated derivative code (``tf.function``).
 
     Use as ``@chainrule.function`` or ``@chainrule.function()``. See
@@ -205,8 +203,8 @@ def function(func: Any = None, *, reduce_retracing: bool = False) -> Any:
     what is supported.
     """
     if func is None:
-        return lambda f: StagedFunction(f, reduce_retracing=reduce_retracing)
-    return StagedFunction(func, reduce_retracing=reduce_retracing)
+        return StagedFunction
+    return StagedFunction(func)
 
 
 # ====================================================================== the tracer
@@ -428,6 +426,7 @@ class _Tracer:
                 elif block.targets is not None:
                     block.targets |= set(names)
         block.captures = self.discover_captures(block)
+        block.check()
         staged = StagedBlock(block)
         self.blocks.append(staged)
         block_name = self.ns.bind(f"run_{block.label}", staged)

@@ -58,6 +58,7 @@ from ..tape.tensor import Tensor, _TensorLike, constant, convert_to_tensor
 from ..tape.variable import Variable
 from ..transform.astutil import call, clone, const, name
 from ..transform.emit import Namespace
+from ..transform.generate import prepare
 from ..transform.parse import UNRESOLVED, Parsed, parse_function
 from .primitives import axis_arg, stop_gradient_value
 
@@ -125,18 +126,22 @@ def compile_generated(fdef: Any, namespace: Namespace, origin: str | None, label
     return fn
 
 
-def remap_error(exc: TransformError) -> TransformError:
-    """``exc`` with a generated file and line replaced by the user's, plus the advice."""
+def remap_error(exc: TransformError, where: tuple[str, int | None] | None = None
+                ) -> TransformError:
+    """``exc`` with a generated file and line replaced by the user's, plus the advice.
+    ``where`` is the user's location to give when the error is in code generated from
+    generated code (a nested tape's derivative), which has no line of the user's own."""
     filename, lineno = exc.filename, exc.lineno
     entry = _FILES.get(filename) if filename is not None else None
     if entry is not None:
         filename = entry[0]
         lineno = entry[1].get(lineno, None) if lineno is not None else None
+    elif where is not None and (filename is None or filename.startswith("<chainrule")):
+        filename, lineno = where
     message = exc.message
     if ADVICE not in message:
         message = f"{message}. {ADVICE}"
-    new = TransformError(message, filename=filename, lineno=lineno, construct=exc.construct)
-    return new
+    return type(exc)(message, filename=filename, lineno=lineno, construct=exc.construct)
 
 
 # ===================================================================== captures
@@ -281,6 +286,7 @@ class Lowering:
             entry.fn.__kwdefaults__ = {**fn.__kwdefaults__,
                                        **(entry.fn.__kwdefaults__ or {})}
         entry.done = True
+        prepare(parse_function(entry.fn), fn.__name__)  # constructs the transformer rejects
         for pending_ns, bound in entry.pending:
             dict.__setitem__(pending_ns, bound, entry.fn)
         if entry.recursive and entry.captures:

@@ -39,6 +39,14 @@ def _static(e: Any) -> bool:
     return False
 
 
+def _module_path(e: Any, local_names: set[str]) -> bool:
+    """``np.linalg``: attributes of a global name (a module), kept whole so that a call
+    ``np.linalg.lstsq(...)`` stays a call of that function (and errors name it)."""
+    while isinstance(e, gast.Attribute):
+        e = e.value
+    return isinstance(e, gast.Name) and e.id not in local_names
+
+
 class _ANF:
     def __init__(self, ctx: Context, local_names: set[str]) -> None:
         self.ctx = ctx
@@ -145,7 +153,8 @@ class _ANF:
             if callee.kind in ("nondiff", "nondiff_method"):
                 return e
             if isinstance(func, gast.Attribute) and callee.self_arg is None and \
-                    callee.kind in ("opaque",) and not isinstance(func.value, gast.Name):
+                    callee.kind in ("opaque",) and not isinstance(func.value, gast.Name) and \
+                    not _module_path(func.value, self.local_names):
                 func = gast.Attribute(value=self.atom(func.value, pre), attr=func.attr,
                                       ctx=gast.Load())
             elif isinstance(func, gast.Attribute) and callee.kind == "unresolved" and \

@@ -42,6 +42,8 @@ class Namespace(dict):
         self.reserved = reserved if reserved is not None else set()  # live: local names
         self.free = set(free or ())  # names the user's code reads from its globals
         self.rules: dict[str, Any] = {}
+        # how many times the code being generated has been through reverse mode already
+        self.depth = getattr(user_globals, "depth", -1) + 1
         self["__builtins__"] = builtins
         if "__name__" in user_globals:
             self["__name__"] = user_globals["__name__"]

@@ -2,8 +2,10 @@
 
 Guarantees after this pass: the function body contains no ``try``, ``with``, ``yield``,
 ``await``, ``global``/``nonlocal``, ``del``, ``import``, class definitions, ``match``,
-walrus, loop ``else`` clauses, starred call arguments, ``**`` call arguments or attribute
-assignment. Each rejection is a :class:`~chainrule.errors.TransformError` naming the user's
+walrus, loop ``else`` clauses, starred call arguments, ``**`` call arguments, attribute
+assignment, dict or set displays, unpacking (``*x``) in list or tuple displays, nested
+functions or lambdas with ``*args``/``**kwargs`` or with defaults that read local
+variables. Each rejection is a :class:`~chainrule.errors.TransformError` naming the user's
 file, line and construct, and saying what to do instead.
 """
 
@@ -34,6 +36,10 @@ _ADVICE = {
     "** argument": "pass keyword arguments by name",
     "attribute assignment": "assign to a local variable and return it",
     "async": "differentiate a plain (non-async) function",
+    "dict": "use separate variables, a tuple or a list (a dict's values carry no gradient)",
+    "set": "use a tuple or a list",
+    "star-args": "name each parameter",
+    "nested default": "pass the value as an argument instead",
 }
 
 
@@ -49,14 +55,47 @@ class _Fence(gast.NodeVisitor):
     def __init__(self, parsed: Parsed) -> None:
         self.parsed = parsed
         self.depth = 0
+        node = parsed.node
+        self.local_names = {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+                            and isinstance(n.ctx, (gast.Store, gast.Param))}
 
     def visit_FunctionDef(self, node: Any) -> None:
+        self._nested(node)
         self.depth += 1
         self.generic_visit(node)
         self.depth -= 1
 
     def visit_Lambda(self, node: Any) -> None:
+        self._nested(node)
         self.generic_visit(node)
+
+    def _nested(self, node: Any) -> None:
+        """A nested def or lambda is lambda-lifted: it gets no ``*args``/``**kwargs``, and
+        its default values are evaluated where the lifted function is defined."""
+        args = node.args
+        if args.vararg is not None or args.kwarg is not None:
+            _reject(self.parsed, node, "star-args", "nested functions and lambdas with *args "
+                    "or **kwargs parameters are")
+        for default in args.defaults + [d for d in args.kw_defaults if d is not None]:
+            if any(isinstance(n, gast.Name) and n.id in self.local_names
+                   for n in gast.walk(default)):
+                _reject(self.parsed, node, "nested default", "default values of nested "
+                        "functions and lambdas that read local variables are")
+
+    def visit_Dict(self, node: Any) -> None:
+        _reject(self.parsed, node, "dict", "dict displays are")
+
+    def visit_Set(self, node: Any) -> None:
+        _reject(self.parsed, node, "set", "set displays are")
+
+    def visit_List(self, node: Any) -> None:
+        for elt in node.elts:
+            if isinstance(elt, gast.Starred) and isinstance(node.ctx, gast.Load):
+                _reject(self.parsed, node, "starred argument",
+                        "unpacking (*x) in list and tuple displays is")
+        self.generic_visit(node)
+
+    visit_Tuple = visit_List
 
     def visit_Try(self, node: Any) -> None:
         _reject(self.parsed, node, "try")

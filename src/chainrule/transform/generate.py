@@ -15,6 +15,7 @@ from typing import Any
 
 import gast
 
+from ..errors import TransformError
 from .activity import analyse
 from .anf import to_anf
 from .astutil import Namer, assign, call, clone, const, name, names_loaded, names_stored
@@ -131,6 +132,7 @@ class Request:
                 and isinstance(n.ctx, gast.Load)} - prep.local_names
         ns = Namespace(user_globals, prep.parsed.closure, _cells(prep.parsed.fn),
                        reserved=prep.ctx.namer.taken, free=free)
+        _check_depth(ns, prep)
         gen = ReverseGen(prep.ctx, prep.fdef, prep.local_names, activity, prep.ctx.namer, ns,
                          self, shapes)
         defined = {outputs[0]} if outputs and activity.is_active(outputs[0]) else set()
@@ -353,6 +355,23 @@ class Request:
         for g in self.generated:
             for n, fn in everything.items():
                 dict.__setitem__(g.namespace, n, fn)
+
+
+def _check_depth(ns: Namespace, prep: Prepared) -> None:
+    """Third-order reverse mode through saved values (stacks, saved tuples) is refused, not
+    computed wrong: the outer derivative should be taken in forward mode."""
+    if ns.depth < 2:
+        return
+    for node in gast.walk(prep.parsed.node):
+        saved = isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+            node.func.attr == "pop"
+        if saved:
+            raise TransformError(
+                f"{prep.label} is a second derivative that saves values; a third reverse-mode "
+                "derivative of it is not supported. Take the outer derivative in forward "
+                "mode: chainrule.grad(df, mode='forward'), chainrule.jacfwd or chainrule.hvp",
+                filename=prep.parsed.filename, lineno=getattr(node, "lineno", None),
+                construct="third-order reverse mode")
 
 
 def _is_seed(st: Any, parts: _Parts) -> bool:

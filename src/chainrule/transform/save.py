@@ -189,6 +189,20 @@ class _Saves:
         self.remat_names: set[str] = set()
         self.recompute: dict[int, list[Any]] = {}
         self.recompute_names: set[str] = set()
+        self.in_place: set[str] = set()  # arrays the primal modifies in place
+        user = gen.ctx.parsed.node
+        self.user_names = {n.id for n in gast.walk(user) if isinstance(n, gast.Name)}
+
+    def unviewed(self, s: Any) -> None:
+        """``t = a[1:]`` (a view) of an array modified in place later: a temporary the
+        adjoint reads gets a copy, the value it had when the expression ran (the later write
+        must not show through it, nor may restoring ``a`` be needed to undo that)."""
+        t = s.targets[0].id
+        value = s.value
+        base = value.value if isinstance(value, (gast.Subscript, gast.Attribute)) else None
+        if (isinstance(base, gast.Name) and base.id in self.in_place and t in self.needed
+                and t not in self.user_names):
+            s.value = call(self.gen.ns.runtime("snapshot"), value)
 
     def push(self, value: Any) -> Any:
         self.used = True
@@ -247,6 +261,7 @@ class _Saves:
                         pre.append(self.push(name(v)))
                         restores.insert(0, assign(v, self.pop()))
             self.restores[sid] = restores
+            self.unviewed(s)
             if sid in gen.call_saves:
                 value = s.value
                 fwd_call = gast.Call(func=name(gen.call_fwd[sid]), args=value.args,
@@ -336,6 +351,7 @@ def place_saves(gen: ReverseGen, body: list[Any], adjoint: list[Any], primal_loc
     loads = names_loaded(gast.Module(body=adjoint, type_ignores=[]))
     saves.needed = {n for n in loads if n in primal_locals}
     saves.count_sites(body)
+    saves.in_place = _mutated_in_place(body)
     saves.remat, saves.remat_names = find_remat(body, saves.needed, saves.sites)
     saves.recompute, saves.recompute_names = find_recompute(body, saves.needed, saves.sites,
                                                             gen.shapes)

@@ -1,0 +1,225 @@
+"""``@chainrule.function`` against the eager GradientTape running the same code.
+
+Run from the repository root::
+
+    python -m benchmarks.staging [--rounds 9] [--json out.json]
+
+Workloads (the same Python function, called eagerly and decorated with
+``chainrule.function``; the staged one is traced before timing):
+
+* ``minimise-apply``: the tutorial's 1,000 SGD steps on ``x**2 - 2x + 1`` with
+  ``optimizer.apply_gradients`` in a loop around the tape, inside one function call (seed
+  001, float32 Variable, float64 constants);
+* ``minimise-assign``: the same with the hand-written step ``x.assign_sub(0.01 * dy_dx)``;
+* ``mlp-step``: one training step of an MLP (batch 32, 16 inputs, 64 tanh hidden units, one
+  output, mean squared error, float64): tape, gradient of the four Variables and an SGD
+  ``apply_gradients``;
+* ``mlp-gradient``: the same step without the optimizer update (tape and gradient only).
+
+Each round times the eager and the staged call back to back (``time.process_time``, so that
+other processes on the machine count less); the figure is the median over rounds of the
+per-round ratio eager / staged, with its min-max spread. BLAS is pinned to one thread.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import chainrule as cr  # noqa: E402
+
+B, D_IN, H, D_OUT = 32, 16, 64, 1
+
+
+# ------------------------------------------------------------------------- minimisation
+
+def make_minimise(update: str) -> tuple[Callable[[], Any], Callable[[], Any], Any]:
+    """``(eager, staged, x)``: 1,000 gradient-descent steps from x = 0."""
+    x = cr.Variable(0.0, name="x", dtype=cr.float32)
+    optimizer = cr.optimizers.SGD(learning_rate=0.01)
+
+    def minimise_apply() -> Any:
+        a = cr.constant(1.0)
+        b = cr.constant(-2.0)
+        c = cr.constant(1.0)
+        for _ in cr.range(1000):
+            with cr.GradientTape() as tape:
+                y = a * cr.pow(x, 2) + b * x + c
+            dy_dx = tape.gradient(y, x)
+            optimizer.apply_gradients(grads_and_vars=[(dy_dx, x)])
+        return a * cr.pow(x, 2) + b * x + c
+
+    def minimise_assign() -> Any:
+        a = cr.constant(1.0)
+        b = cr.constant(-2.0)
+        c = cr.constant(1.0)
+        for _ in cr.range(1000):
+            with cr.GradientTape() as tape:
+                y = a * cr.pow(x, 2) + b * x + c
+            dy_dx = tape.gradient(y, x)
+            x.assign_sub(0.01 * dy_dx)
+        return a * cr.pow(x, 2) + b * x + c
+
+    body = minimise_apply if update == "apply" else minimise_assign
+    staged_body = cr.function(body)
+
+    def eager() -> Any:
+        x.assign(0.0)
+        return body()
+
+    def staged() -> Any:
+        x.assign(0.0)
+        return staged_body()
+
+    return eager, staged, x
+
+
+# ---------------------------------------------------------------------------------- MLP
+
+def make_mlp(apply: bool) -> tuple[Callable[[], Any], Callable[[], Any], list[Any]]:
+    """``(eager, staged, params)``: one MLP training step on fixed data."""
+    rng = np.random.default_rng(0)
+    x = cr.constant(rng.standard_normal((B, D_IN)))
+    y = cr.constant(rng.standard_normal((B, D_OUT)))
+    w1 = cr.Variable(rng.standard_normal((D_IN, H)) * 0.3, name="w1")
+    b1 = cr.Variable(np.zeros(H), name="b1")
+    w2 = cr.Variable(rng.standard_normal((H, D_OUT)) * 0.3, name="w2")
+    b2 = cr.Variable(np.zeros(D_OUT), name="b2")
+    params = [w1, b1, w2, b2]
+    optimizer = cr.optimizers.SGD(learning_rate=1e-3)
+
+    def train_step(inputs: Any, labels: Any) -> Any:
+        with cr.GradientTape() as tape:
+            hidden = cr.tanh(cr.matmul(inputs, w1) + b1)
+            out = cr.matmul(hidden, w2) + b2
+            loss = cr.reduce_mean(cr.square(out - labels))
+        grads = tape.gradient(loss, params)
+        optimizer.apply_gradients(zip(grads, params))
+        return loss
+
+    def gradient_step(inputs: Any, labels: Any) -> Any:
+        with cr.GradientTape() as tape:
+            hidden = cr.tanh(cr.matmul(inputs, w1) + b1)
+            out = cr.matmul(hidden, w2) + b2
+            loss = cr.reduce_mean(cr.square(out - labels))
+        grads = tape.gradient(loss, params)
+        return loss, grads
+
+    body = train_step if apply else gradient_step
+    staged_body = cr.function(body)
+    return (lambda: body(x, y)), (lambda: staged_body(x, y)), params
+
+
+# ------------------------------------------------------------------------------- timing
+
+@dataclass
+class Row:
+    workload: str
+    eager_us: float
+    staged_us: float
+    ratio: float
+    spread: tuple[float, float]
+
+
+def _cpu_time(fn: Callable[[], Any], min_time: float) -> float:
+    fn()
+    n = 1
+    while True:
+        start = time.process_time()
+        for _ in range(n):
+            fn()
+        elapsed = time.process_time() - start
+        if elapsed >= min_time:
+            return elapsed / n
+        n = max(n * 2, int(n * min_time / max(elapsed, 1e-9)) + 1)
+
+
+def compare(name: str, eager: Callable[[], Any], staged: Callable[[], Any], rounds: int,
+            min_time: float) -> Row:
+    eager()
+    staged()  # traces and specialises
+    e_times, s_times, ratios = [], [], []
+    for _ in range(rounds):
+        e = _cpu_time(eager, min_time)
+        s = _cpu_time(staged, min_time)
+        e_times.append(e)
+        s_times.append(s)
+        ratios.append(e / s)
+    return Row(name, statistics.median(e_times) * 1e6, statistics.median(s_times) * 1e6,
+               statistics.median(ratios), (min(ratios), max(ratios)))
+
+
+def check() -> None:
+    """The staged and eager workloads compute the same thing."""
+    for update in ("apply", "assign"):
+        eager, staged, x = make_minimise(update)
+        e = eager().numpy()
+        xe = x.numpy()
+        s = staged().numpy()
+        assert abs(xe - 1.0) < 1e-4 and abs(e) < 1e-4, (update, xe, e)
+        assert x.numpy() == xe and s == e, (update, x.numpy(), xe, s, e)
+    for apply in (False, True):
+        eager, staged, params = make_mlp(apply)
+        start = [p.numpy() for p in params]
+        e = eager()
+        after_eager = [p.numpy() for p in params]
+        for p, v in zip(params, start):
+            p.assign(v)
+        s = staged()
+        after_staged = [p.numpy() for p in params]
+        np.testing.assert_allclose(np.asarray(s[0] if not apply else s),
+                                   np.asarray(e[0] if not apply else e), rtol=1e-12)
+        for a, b in zip(after_eager, after_staged):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+        if not apply:
+            for ge, gs in zip(e[1], s[1]):
+                np.testing.assert_allclose(gs.numpy(), ge.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def run(rounds: int = 9, min_time: float = 0.05) -> list[Row]:
+    check()
+    rows = []
+    for name, (eager, staged, _) in (("minimise-apply", make_minimise("apply")),
+                                     ("minimise-assign", make_minimise("assign")),
+                                     ("mlp-step", make_mlp(True)),
+                                     ("mlp-gradient", make_mlp(False))):
+        rows.append(compare(name, eager, staged, rounds, min_time))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.staging")
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--min-time", type=float, default=0.05)
+    parser.add_argument("--json", help="also write the results to this file")
+    opts = parser.parse_args(argv)
+    print(f"# @chainrule.function vs eager GradientTape: Python {platform.python_version()}, "
+          f"NumPy {np.__version__}, {platform.machine()}, BLAS pinned to 1 thread, "
+          f"{opts.rounds} rounds, CPU time")
+    rows = run(opts.rounds, opts.min_time)
+    print(f"  {'workload':<18} {'eager':>12} {'staged':>12} {'ratio':>8}  spread")
+    for r in rows:
+        print(f"  {r.workload:<18} {r.eager_us:>10.1f}us {r.staged_us:>10.1f}us "
+              f"{r.ratio:>7.2f}x  [{r.spread[0]:.2f}, {r.spread[1]:.2f}]")
+    if opts.json:
+        with open(opts.json, "w") as fh:
+            json.dump([r.__dict__ for r in rows], fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
