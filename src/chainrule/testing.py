@@ -160,12 +160,15 @@ def check_grads(
             _compare("value returned by jvp", _flat_out(out), _flat_out(y), 1e-12, 1e-12)
             _compare(f"forward mode J u of {_name(f)}", _flat_out(tan), numeric, rtol, atol)
             if order > 1:
-                from .api import jvp_function
+                from .forward_api import make_jvp
 
-                jvp_fn = jvp_function(f, len(args))
+                nums = tuple(i for i, t in enumerate(tangents) if t is not None)
+                jvp_fn = make_jvp(f, nums)
+                keywords = ", ".join(f"{n}=tangent{i}" for i, n in
+                                     zip(nums, jvp_fn.__chainrule_tangents__))
                 fwd_fn = _generated_wrapper(
-                    f"jvp_of_{_name(f)}", len(args), "jvp_fn({args}, *tangents)[1]",
-                    {"jvp_fn": jvp_fn, "tangents": tangents})
+                    f"jvp_of_{_name(f)}", len(args), f"jvp_fn({{args}}, {keywords})[1]",
+                    {"jvp_fn": jvp_fn, **{f"tangent{i}": tangents[i] for i in nums}})
                 check_grads(fwd_fn, args, order - 1, ("fwd",), eps, rtol, atol, seed + 1)
         else:
             from .tape import tape_vjp
