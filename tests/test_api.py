@@ -178,3 +178,37 @@ def test_integer_and_boolean_arguments_are_not_differentiated():
 
     assert cr.grad(f)(2.0, 2, True) == pytest.approx(12.0)
     assert cr.grad(f)(2.0, 2, False) == pytest.approx(-12.0)
+
+
+def test_check_grads_higher_orders_and_failure_message():
+    x, w = np.array([0.3, 0.5]), np.array([0.1, 0.2, 0.3])
+    cr.check_grads(gf.loop_sum, (x, w), order=3, modes=("rev",))
+    cr.check_grads(gf.loop_sum, (x, w), order=2, modes=("fwd",))
+
+    def wrong(x):
+        return np.sin(x)
+
+    cr.defvjp(wrong, lambda g, ans, x: g * np.sin(x))  # deliberately wrong rule
+    try:
+        def uses_wrong(x):
+            return np.sum(wrong(x))
+
+        with pytest.raises(AssertionError, match="exact:.*\n.*numeric:"):
+            cr.check_grads(uses_wrong, (x,), modes=("rev",))
+    finally:
+        from chainrule.rules import registry
+
+        registry._PRIMITIVES.pop(id(wrong), None)
+
+
+def test_third_reverse_pass_through_saved_values_is_refused():
+    def f(x):
+        y = np.sin(x)
+        y = np.sin(y)
+        return y
+
+    dd = cr.grad(cr.grad(f))
+    assert dd(0.3) == pytest.approx(-0.548512759, rel=1e-6)
+    with pytest.raises(cr.TransformError, match="forward"):
+        cr.grad(dd)
+    assert cr.grad(dd, mode="forward")(0.3) == pytest.approx(-1.50136420, rel=1e-6)
