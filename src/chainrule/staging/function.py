@@ -50,7 +50,7 @@ from ..transform.emit import Namespace
 from ..transform.parse import UNRESOLVED, parse_function
 from .analysis import loads, stores, tape_call_parts
 from .blocks import GRADIENT_METHODS, Block, Stager, split_tape_with, tape_items
-from .lower import Lowerer, Lowering, _StagedLike, compile_generated, remap_error, staging_error
+from .lower import Lowerer, Lowering, _StagedLike, compile_closure, remap_error, staging_error
 from .tape import StagedBlock, tape_options
 
 __all__ = ["function", "StagedFunction", "ConcreteFunction"]
@@ -259,9 +259,9 @@ class _Tracer:
         fdef.returns = None
         for p in a.posonlyargs + a.args + a.kwonlyargs:
             p.annotation = None
-        wrapper = compile_generated(fdef, self.ns, parsed.filename, fn.__name__)
-        wrapper.__defaults__ = fn.__defaults__
-        wrapper.__kwdefaults__ = fn.__kwdefaults__
+        helpers = {k: v for k, v in dict.items(self.ns)
+                   if k not in ("__builtins__", "__name__")}
+        wrapper = compile_closure(fdef, fn, helpers, fn.__name__)
         # Specialise each block for the kinds this call will most likely bring, so that
         # code the source transformer rejects is reported now, at the first call.
         return ConcreteFunction(wrapper, self.blocks, self.stager,

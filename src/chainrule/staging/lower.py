@@ -126,6 +126,41 @@ def compile_generated(fdef: Any, namespace: Namespace, origin: str | None, label
     return fn
 
 
+def compile_closure(fdef: Any, fn: Any, helpers: dict[str, Any], label: str) -> Any:
+    """Compile ``fdef`` (the rewritten body of the user's function ``fn``) as a function
+    whose globals are ``fn``'s own module globals (a plain dict: live and fast), whose free
+    variables are ``fn``'s closure cells (live) and, for the names of ``helpers``, new cells
+    holding them. Registered in linecache with its line map, like :func:`compile_generated`.
+    """
+    code = fn.__code__
+    names = sorted(set(code.co_freevars) | set(helpers))
+    factory = gast.FunctionDef(
+        name="__chainrule_factory__",
+        args=gast.arguments(args=[], posonlyargs=[], vararg=None, kwonlyargs=[],
+                            kw_defaults=[], kwarg=None, defaults=[]),
+        body=([gast.Assign(targets=[gast.Name(id=n, ctx=gast.Store(), annotation=None,
+                                              type_comment=None) for n in names],
+                           value=gast.Constant(value=None, kind=None), type_comment=None)]
+              if names else []) + [fdef, gast.Return(value=gast.Name(
+                  id=fdef.name, ctx=gast.Load(), annotation=None, type_comment=None))],
+        decorator_list=[], returns=None, type_comment=None, type_params=[])
+    gast.copy_location(factory, fdef)
+    for sub in factory.body:
+        if getattr(sub, "lineno", None) is None:
+            gast.copy_location(sub, fdef)
+    scratch: dict[str, Any] = {"__builtins__": builtins}
+    made = compile_generated(factory, Namespace(scratch), code.co_filename, label, bind=True)
+    inner = next(c for c in made.__code__.co_consts if isinstance(c, types.CodeType)
+                 and c.co_name == fdef.name)
+    own = dict(zip(code.co_freevars, fn.__closure__ or ()))
+    cells = tuple(own[n] if n in own else types.CellType(helpers[n])
+                  for n in inner.co_freevars)
+    wrapper = types.FunctionType(inner, fn.__globals__, fdef.name, fn.__defaults__, cells)
+    wrapper.__kwdefaults__ = fn.__kwdefaults__
+    wrapper.__chainrule_staged_source__ = made.__chainrule_staged_source__
+    return wrapper
+
+
 def remap_error(exc: TransformError, where: tuple[str, int | None] | None = None
                 ) -> TransformError:
     """``exc`` with a generated file and line replaced by the user's, plus the advice.

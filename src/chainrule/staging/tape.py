@@ -239,10 +239,91 @@ class StagedBlock:
         """The block followed at once by ``tape.gradient(...)`` (the tape is not used
         otherwise): ``targets`` gives the target's structure with output positions."""
         spec, caps, out_objects, saved, masks = self._forward(options, watches, values)
+        if type(targets) is int and output_gradients is None and saved is not None and (
+                unconnected_gradients is UnconnectedGradients.NONE or
+                unconnected_gradients == "none"):
+            fast = _fused_gradient(spec, values, caps, out_objects, saved, masks, targets,
+                                   sources)
+            if fast is not _SLOW:
+                return out_objects, fast
         tape = StagedTape(self, spec, options[0], saved, masks, values, caps, out_objects)
         target = _rebuild(targets, out_objects)
         return out_objects, tape.gradient(target, sources, output_gradients,
                                           unconnected_gradients)
+
+
+_SLOW = object()
+_SOURCE_TYPES = (Tensor, Variable)
+
+
+def _fused_gradient(spec: Spec, values: tuple[Any, ...], caps: list[Any],
+                    outputs: tuple[Any, ...], saved: Any, masks: Any, target_index: int,
+                    sources: Any) -> Any:
+    """``gradient(outputs[target_index], sources)`` for one target Tensor and a source (or a
+    flat list/tuple of sources) that are floating Tensors/Variables: the common case, without
+    building a StagedTape. ``_SLOW`` for anything else (the general path decides)."""
+    t = type(sources)
+    if t in _SOURCE_TYPES:
+        flat: Any = (sources,)
+    elif (t is list or t is tuple) and all(type(v) in _SOURCE_TYPES for v in sources):
+        flat = sources
+    else:
+        return _SLOW
+    for v in flat:
+        if v._value.dtype.kind not in _FLOAT:
+            return _SLOW
+    target = outputs[target_index]
+    if type(target) is not Tensor:
+        return _SLOW
+    mask = _deps.dflat(masks[target_index]) if masks is not None else 0
+    found: list[Any] = []
+    connected = False
+    for v in flat:
+        leaves = []
+        for leaf in spec.sources:
+            if leaf.where == "input":
+                obj = values[leaf.index]
+            elif leaf.where == "capture":
+                obj = caps[leaf.index]
+            else:
+                return _SLOW  # intermediate sources: the general path
+            if leaf.path:
+                obj = get_path(obj, leaf.path)
+            if obj is v:
+                leaves.append(leaf)
+                if mask & leaf.bit:
+                    connected = True
+        if not leaves and v is target:
+            return _SLOW
+        found.append(leaves)
+    grads = None
+    if connected:
+        cot: list[Any] = [None] * len(outputs)
+        cot[target_index] = _ones(target._value)
+        grads = spec.bwd(tuple(cot), saved)
+    results = []
+    for v, leaves in zip(flat, found):
+        g = None
+        for leaf in leaves:
+            if mask & leaf.bit:
+                value = grads[leaf.wrt]
+                if leaf.path:
+                    value = get_path(value, leaf.path)
+                g = value if g is None else g + value
+        if g is None:
+            results.append(None)
+            continue
+        dtype = v._value.dtype
+        g = np.asarray(g) if not isinstance(g, (np.ndarray, np.generic)) else g
+        if g.dtype != dtype:
+            if isinstance(g, np.generic) and g.dtype.kind == "f" and dtype.kind == "f":
+                g = dtype.type(g)
+            else:
+                g = astype(np.real(g) if dtype.kind == "f" else g, dtype)
+        results.append(wrap(g, 0))
+    if t in _SOURCE_TYPES:
+        return results[0]
+    return results if t is list else tuple(results)
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -3,9 +3,9 @@
 Guarantees after this pass: the function body contains no ``try``, ``with``, ``yield``,
 ``await``, ``global``/``nonlocal``, ``del``, ``import``, class definitions, ``match``,
 walrus, loop ``else`` clauses, starred call arguments, ``**`` call arguments, attribute
-assignment, dict or set displays, unpacking (``*x``) in list or tuple displays, nested
-functions or lambdas with ``*args``/``**kwargs`` or with defaults that read local
-variables. Each rejection is a :class:`~chainrule.errors.TransformError` naming the user's
+assignment, dict or set displays of computed values, unpacking (``*x``) in list or tuple
+displays, nested functions or lambdas with ``*args``/``**kwargs`` or with defaults that
+read local variables. Each rejection is a :class:`~chainrule.errors.TransformError` naming the user's
 file, line and construct, and saying what to do instead.
 """
 
@@ -51,6 +51,17 @@ def _reject(parsed: Parsed, node: Any, construct: str, what: str | None = None) 
     )
 
 
+def _constant(e: Any) -> bool:
+    """A literal: ``1``, ``-2.5``, ``"axis"``, ``(0, 1)``, ``None``."""
+    if isinstance(e, gast.Constant):
+        return True
+    if isinstance(e, gast.UnaryOp):
+        return _constant(e.operand)
+    if isinstance(e, (gast.Tuple, gast.List)):
+        return all(_constant(x) for x in e.elts)
+    return False
+
+
 class _Fence(gast.NodeVisitor):
     def __init__(self, parsed: Parsed) -> None:
         self.parsed = parsed
@@ -83,10 +94,14 @@ class _Fence(gast.NodeVisitor):
                         "functions and lambdas that read local variables are")
 
     def visit_Dict(self, node: Any) -> None:
-        _reject(self.parsed, node, "dict", "dict displays are")
+        if not all(_constant(e) for e in node.keys + node.values if e is not None):
+            _reject(self.parsed, node, "dict", "dict displays of computed values are")
+        self.generic_visit(node)
 
     def visit_Set(self, node: Any) -> None:
-        _reject(self.parsed, node, "set", "set displays are")
+        if not all(_constant(e) for e in node.elts):
+            _reject(self.parsed, node, "set", "set displays of computed values are")
+        self.generic_visit(node)
 
     def visit_List(self, node: Any) -> None:
         for elt in node.elts:

@@ -1,0 +1,364 @@
+"""``@chainrule.function``: the seed programs, tracing per input signature, the generated
+source, errors with the eager advice, and what staged code does at run time."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.staging.tape import StagedTape
+
+# ================================================================ the seed programs (001)
+
+X = cr.Variable(0.0, name="x", dtype=cr.float32)
+OPTIMIZER = cr.optimizers.SGD(learning_rate=0.01)
+
+
+@cr.function
+def f_with_a_tape(x):
+    x = cr.cast(x, cr.float32)
+    a = cr.constant(1.0)
+    b = cr.constant(-2.0)
+    c = cr.constant(1.0)
+    with cr.GradientTape() as tape:
+        tape.watch(x)
+        y = a * cr.pow(x, 2) + b * x + c
+    dy_dx = tape.gradient(y, x)
+    return dy_dx, y
+
+
+def test_a_tape_inside_a_function_gives_the_tutorial_numbers():
+    assert [t.numpy() for t in f_with_a_tape(cr.constant(0.0))] == [-2.0, 1.0]
+    assert [t.numpy() for t in f_with_a_tape(cr.constant(1.0))] == [0.0, 0.0]
+    assert f_with_a_tape(cr.constant(0.0))[0].dtype == np.float32
+    assert f_with_a_tape.experimental_get_tracing_count() == 1
+
+
+@cr.function
+def minimizef():
+    a = cr.constant(1.0)
+    b = cr.constant(-2.0)
+    c = cr.constant(1.0)
+    for _ in cr.range(1000):
+        with cr.GradientTape() as tape:
+            y = a * cr.pow(X, 2) + b * X + c
+        dy_dx = tape.gradient(y, X)
+        OPTIMIZER.apply_gradients(grads_and_vars=[(dy_dx, X)])
+    y = a * cr.pow(X, 2) + b * X + c
+    return y
+
+
+def test_a_thousand_sgd_steps_with_apply_gradients_reach_the_minimum():
+    X.assign(0.0)
+    y = minimizef()
+    assert X.numpy() == pytest.approx(1.0, abs=1e-4)
+    assert y.numpy() == pytest.approx(0.0, abs=1e-4)
+    staged_x = X.numpy()
+    X.assign(0.0)
+    y_eager = minimizef.python_function()
+    assert X.numpy() == staged_x and y_eager.numpy() == y.numpy()  # bit for bit
+
+
+@cr.function
+def quadratic():
+    a = cr.constant(1.0)
+    b = cr.constant(-2.0)
+    c = cr.constant(1.0)
+    y = a * cr.pow(X, 2) + b * X + c
+    return y
+
+
+@cr.function
+def train(epoch):
+    for _ in cr.range(epoch):
+        OPTIMIZER.minimize(quadratic, [X])
+    return quadratic()
+
+
+def test_a_thousand_steps_of_optimizer_minimize_reach_the_minimum():
+    X.assign(0.0)
+    y = train(1000)
+    assert X.numpy() == pytest.approx(1.0, abs=1e-4)
+    assert y.numpy() == pytest.approx(0.0, abs=1e-4)
+    staged_x = X.numpy()
+    X.assign(0.0)
+    train.python_function(1000)
+    assert X.numpy() == staged_x
+    # the minimize call is a staged tape block: no GradientTape recorded anything
+    assert "minimize_tape" in cr.source(train) and "quadratic_fwd" in cr.source(train)
+
+
+# ================================================================ tracing
+
+@cr.function
+def scaled_gradient(x, k):
+    with cr.GradientTape() as tape:
+        tape.watch(x)
+        y = cr.reduce_sum(x * x) * k
+    return tape.gradient(y, x)
+
+
+def test_staged_code_is_cached_per_input_signature():
+    fn = cr.function(scaled_gradient.python_function)
+    a = cr.constant([1.0, 2.0])
+    fn(a, 2)
+    fn(cr.constant([3.0, 4.0]), 2)  # same shape and dtype, same Python scalar
+    assert fn.experimental_get_tracing_count() == 1
+    fn(cr.constant([1.0, 2.0, 3.0]), 2)  # another shape
+    assert fn.experimental_get_tracing_count() == 2
+    fn(cr.constant([1.0, 2.0], dtype=cr.float32), 2)  # another dtype
+    assert fn.experimental_get_tracing_count() == 3
+    fn(a, 3)  # another value of a Python scalar
+    assert fn.experimental_get_tracing_count() == 4
+    fn(a, 3)
+    fn(a, k=3)  # passed by keyword: another signature, as tf.function
+    assert fn.experimental_get_tracing_count() == 5
+    assert fn(a, 3).numpy().tolist() == [6.0, 12.0]
+
+
+def test_control_flow_steered_by_a_python_scalar_retraces():
+    @cr.function
+    def grad(x, y):
+        with cr.GradientTape() as t:
+            t.watch(x)
+            out = 1.0
+            for i in range(y):
+                if i > 1 and i < 5:
+                    out = cr.multiply(out, x)
+        return t.gradient(out, x)
+
+    x = cr.convert_to_tensor(2.0)
+    assert [grad(x, n).numpy() for n in (6, 5, 4)] == [12.0, 12.0, 4.0]
+    assert grad(x, 2) is None  # the loop never multiplied: unconnected, as eagerly
+    assert grad.experimental_get_tracing_count() == 4
+
+
+def test_decorator_forms_methods_and_concrete_functions():
+    class Model:
+        def __init__(self):
+            self.w = cr.Variable([1.0, -2.0])
+
+        @cr.function
+        def step(self, x):
+            with cr.GradientTape() as tape:
+                y = cr.reduce_sum(self.w * x)
+            return tape.gradient(y, self.w)
+
+    m = Model()
+    assert m.step(cr.constant([3.0, 4.0])).numpy().tolist() == [3.0, 4.0]
+
+    @cr.function()
+    def square(x):
+        with cr.GradientTape() as tape:
+            tape.watch(x)
+            y = x * x
+        return tape.gradient(y, x)
+
+    concrete = square.get_concrete_function(cr.constant(3.0))
+    assert concrete(cr.constant(3.0)).numpy() == 6.0
+    assert square(cr.constant(5.0)).numpy() == 10.0
+    assert square.experimental_get_tracing_count() == 1
+    assert repr(square).startswith("<chainrule.function")
+
+
+# ================================================================ the generated source
+
+def test_source_shows_the_staged_code_with_grad_of_comments():
+    with pytest.raises(TypeError, match="has not been called yet"):
+        cr.source(cr.function(f_with_a_tape.python_function))
+    f_with_a_tape(cr.constant(0.0))
+    text = cr.source(f_with_a_tape)
+    assert "def f(x):" not in text  # the function keeps its name
+    assert "def f_with_a_tape(x):" in text
+    assert "run_tape_block_" in text  # the block is a call into generated code
+    assert "def tape_block_" in text and "_fwd(" in text and "_bwd(" in text
+    assert "# grad of: y = a * x ** 2 + b * x + c" in text
+    assert "GradientTape" not in text.split("def tape_block_")[1]
+
+
+# ================================================================ errors
+
+def test_unstageable_code_raises_at_the_first_call_with_file_line_and_advice():
+    v = cr.Variable(1.0)
+
+    @cr.function
+    def assigns_in_the_block(x):
+        with cr.GradientTape() as tape:
+            y = v * x
+            v.assign_add(1.0)
+        return tape.gradient(y, v)
+
+    with pytest.raises(cr.TransformError) as info:
+        assigns_in_the_block(cr.constant(2.0))
+    err = info.value
+    assert err.filename == __file__
+    assert err.lineno == assigns_in_the_block.python_function.__code__.co_firstlineno + 4
+    assert err.construct == "Variable assignment"
+    assert "remove the decorator" in str(err) and "python_function" in str(err)
+
+
+def test_errors_are_raised_even_for_blocks_the_first_call_does_not_run():
+    @cr.function
+    def rarely(x, flag):
+        if flag:
+            with cr.GradientTape() as tape:
+                tape.watch(x)
+                try:
+                    y = x * x
+                except ValueError:
+                    y = x
+            return tape.gradient(y, x)
+        return None
+
+    with pytest.raises(cr.TransformError, match="'try'"):
+        rarely(cr.constant(1.0), False)
+
+
+def test_module_level_callable_objects_and_globals_statements_are_rejected():
+    @cr.function
+    def with_global():
+        global X
+        X = cr.Variable(1.0)
+        return X
+
+    with pytest.raises(cr.TransformError, match="'global' in a staged function"):
+        with_global()
+
+
+def test_misuse_of_a_staged_tape_raises_as_eagerly():
+    @cr.function
+    def twice(x):
+        with cr.GradientTape() as tape:
+            tape.watch(x)
+            y = x * x
+        first = tape.gradient(y, x)
+        try:
+            tape.gradient(y, x)
+        except RuntimeError as exc:
+            return first, str(exc), type(tape).__name__
+        return first, "", ""
+
+    first, message, kind = twice(cr.constant(3.0))
+    assert first.numpy() == 6.0 and "non-persistent GradientTape" in message
+    assert kind == StagedTape.__name__
+
+    @cr.function
+    def watch_a_float(x):
+        with cr.GradientTape() as tape:
+            tape.watch(x)
+            y = x * 2
+        return tape.gradient(y, x)
+
+    with pytest.raises(ValueError, match="Passed in object of type float"):
+        watch_a_float(2.0)
+
+
+# ================================================================ run-time behaviour
+
+def test_called_under_an_eager_tape_the_function_runs_eagerly():
+    @cr.function
+    def inner_loss(w):
+        return cr.reduce_sum(w * w)
+
+    w = cr.Variable([1.0, 3.0])
+    with cr.GradientTape() as tape:
+        loss = inner_loss(w)
+    assert tape.gradient(loss, w).numpy().tolist() == [2.0, 6.0]
+    assert inner_loss.experimental_get_tracing_count() == 0
+
+
+def test_variables_read_and_assigned_between_steps():
+    w = cr.Variable(np.array([1.0, -1.0]))
+    history = []
+
+    @cr.function
+    def steps(n):
+        for _ in range(n):
+            with cr.GradientTape() as tape:
+                loss = cr.reduce_sum(w * w)
+            g = tape.gradient(loss, w)
+            w.assign_sub(0.25 * g)
+            history.append(float(loss))
+        return w.read_value()
+
+    out = steps(3)
+    np.testing.assert_allclose(out.numpy(), [0.125, -0.125])
+    assert history == [2.0, 0.5, 0.125]
+
+
+def helper_reading_a_global():
+    return cr.reduce_sum(GLOBAL_W * GLOBAL_W) + cr.reduce_sum(GLOBAL_T)
+
+
+GLOBAL_W = cr.Variable([1.0, 2.0])
+GLOBAL_T = cr.constant([5.0])
+
+
+def test_tensors_and_variables_a_called_function_reads_are_captured():
+    @cr.function
+    def step():
+        with cr.GradientTape() as tape:
+            tape.watch(GLOBAL_T)
+            loss = helper_reading_a_global()
+        return tape.gradient(loss, [GLOBAL_W, GLOBAL_T])
+
+    gw, gt = step()
+    assert gw.numpy().tolist() == [2.0, 4.0] and gt.numpy().tolist() == [1.0]
+    GLOBAL_W.assign([3.0, 4.0])  # read again at the next call
+    assert step()[0].numpy().tolist() == [6.0, 8.0]
+
+
+def test_nothing_is_recorded_while_staged_code_runs():
+    from chainrule.tape.state import STATE
+
+    seen = []
+
+    def spy(x):
+        seen.append(STATE.ctx[0])
+        return x
+
+    @cr.function
+    def step(x):
+        with cr.GradientTape() as tape:
+            tape.watch(x)
+            y = x * x
+        seen.append(STATE.ctx[0])
+        return tape.gradient(spy(y), x)
+
+    assert step(cr.constant(2.0)) is None  # spy(y) is computed outside the block
+    assert seen == [(), ()]
+
+
+def test_values_computed_in_a_block_are_untracked_tensors():
+    @cr.function
+    def block(x):
+        with cr.GradientTape() as tape:
+            tape.watch(x)
+            y = np.sin(x) * 2
+            n = len(y)
+        return y, n, tape
+
+    y, n, tape = block(cr.constant([0.0, 1.0]))
+    assert isinstance(y, cr.Tensor) and y._id == 0 and n == 2
+    assert isinstance(tape, StagedTape)
+    np.testing.assert_allclose(tape.gradient(y, []), [])
+
+
+def test_warnings_are_those_of_the_eager_tape():
+    @cr.function
+    def int_source():
+        n = cr.constant(3)
+        with cr.GradientTape() as tape:
+            tape.watch(n)
+            y = n * 2.0
+        return tape.gradient(y, n)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert int_source() is None
+    messages = [str(w.message) for w in caught]
+    assert any("watched tensor must be floating" in m for m in messages)
+    assert any("source tensor must be floating" in m for m in messages)
