@@ -75,15 +75,23 @@ def _dist_version(name: str) -> str:
         return "unknown"
 
 
+def _reused(name: str, make: Callable[[], Any]) -> Candidate:
+    """A candidate from ``benchmarks.tape_overhead`` (whose makers return None when their
+    library is missing)."""
+    fn = make()
+    if fn is None:
+        raise ImportError(name)
+    return Candidate(name, fn)
+
+
 # --------------------------------------------------------------------------- autograd
 def _autograd(w: Workload, args: tuple) -> Candidate:
     import autograd
     import autograd.numpy as anp
 
-    if w.kind == "tape-chain":
-        return Candidate("autograd", to._autograd_chain())
-    if w.kind == "tape-mlp":
-        return Candidate("autograd", to._autograd_mlp())
+    if w.kind.startswith("tape"):
+        return _reused("autograd", to._autograd_chain if w.kind == "tape-chain"
+                       else to._autograd_mlp)
     f = rebind(w.primal, np=anp, math=_math_of(anp))
     if w.kind == "hvp":
         return Candidate("autograd", w.bind(autograd.hessian_vector_product(f), args))
@@ -216,10 +224,9 @@ def _torch_fns() -> dict[str, Callable[..., Any]]:
 
 
 def _torch(w: Workload, args: tuple) -> Candidate | None:
-    if w.kind == "tape-chain":
-        return Candidate("PyTorch eager", to._torch_chain())
-    if w.kind == "tape-mlp":
-        return Candidate("PyTorch eager", to._torch_mlp())
+    if w.kind.startswith("tape"):
+        return _reused("PyTorch eager", to._torch_chain if w.kind == "tape-chain"
+                       else to._torch_mlp)
     fn = _torch_fns().get(w.name)
     return None if fn is None else Candidate("PyTorch eager", w.bind(fn, args))
 

@@ -14,7 +14,11 @@ Workloads (the same Python function, called eagerly and decorated with
 * ``mlp-step``: one training step of an MLP (batch 32, 16 inputs, 64 tanh hidden units, one
   output, mean squared error, float64): tape, gradient of the four Variables and an SGD
   ``apply_gradients``;
-* ``mlp-gradient``: the same step without the optimizer update (tape and gradient only).
+* ``mlp-gradient``: the same step without the optimizer update (tape and gradient only);
+* ``mlp-gradient-small``: the gradient step of a small MLP (batch 8, 4 inputs, 16 hidden
+  units), where per-operation overhead rather than NumPy's arithmetic dominates;
+* ``quadratic-gradient``: one call of the tutorial's ``f(x)`` (a tape, ``watch``,
+  ``gradient``) on a float32 scalar: the staging overhead per call.
 
 Each round times the eager and the staged call back to back (``time.process_time``, so that
 other processes on the machine count less); the figure is the median over rounds of the
@@ -90,15 +94,17 @@ def make_minimise(update: str) -> tuple[Callable[[], Any], Callable[[], Any], An
 
 # ---------------------------------------------------------------------------------- MLP
 
-def make_mlp(apply: bool) -> tuple[Callable[[], Any], Callable[[], Any], list[Any]]:
+def make_mlp(apply: bool, sizes: tuple[int, int, int, int] = (B, D_IN, H, D_OUT)
+             ) -> tuple[Callable[[], Any], Callable[[], Any], list[Any]]:
     """``(eager, staged, params)``: one MLP training step on fixed data."""
+    batch, d_in, hidden_units, d_out = sizes
     rng = np.random.default_rng(0)
-    x = cr.constant(rng.standard_normal((B, D_IN)))
-    y = cr.constant(rng.standard_normal((B, D_OUT)))
-    w1 = cr.Variable(rng.standard_normal((D_IN, H)) * 0.3, name="w1")
-    b1 = cr.Variable(np.zeros(H), name="b1")
-    w2 = cr.Variable(rng.standard_normal((H, D_OUT)) * 0.3, name="w2")
-    b2 = cr.Variable(np.zeros(D_OUT), name="b2")
+    x = cr.constant(rng.standard_normal((batch, d_in)))
+    y = cr.constant(rng.standard_normal((batch, d_out)))
+    w1 = cr.Variable(rng.standard_normal((d_in, hidden_units)) * 0.3, name="w1")
+    b1 = cr.Variable(np.zeros(hidden_units), name="b1")
+    w2 = cr.Variable(rng.standard_normal((hidden_units, d_out)) * 0.3, name="w2")
+    b2 = cr.Variable(np.zeros(d_out), name="b2")
     params = [w1, b1, w2, b2]
     optimizer = cr.optimizers.SGD(learning_rate=1e-3)
 
@@ -122,6 +128,26 @@ def make_mlp(apply: bool) -> tuple[Callable[[], Any], Callable[[], Any], list[An
     body = train_step if apply else gradient_step
     staged_body = cr.function(body)
     return (lambda: body(x, y)), (lambda: staged_body(x, y)), params
+
+
+# ---------------------------------------------------------------------------- quadratic
+
+def make_quadratic() -> tuple[Callable[[], Any], Callable[[], Any], None]:
+    """``(eager, staged, None)``: the tutorial's f(x) with a tape inside, at x = 0."""
+    def f(x: Any) -> Any:
+        x = cr.cast(x, cr.float32)
+        a = cr.constant(1.0)
+        b = cr.constant(-2.0)
+        c = cr.constant(1.0)
+        with cr.GradientTape() as tape:
+            tape.watch(x)
+            y = a * cr.pow(x, 2) + b * x + c
+        dy_dx = tape.gradient(y, x)
+        return dy_dx, y
+
+    staged_f = cr.function(f)
+    x0 = cr.constant(0.0)
+    return (lambda: f(x0)), (lambda: staged_f(x0)), None
 
 
 # ------------------------------------------------------------------------------- timing
@@ -196,7 +222,9 @@ def run(rounds: int = 9, min_time: float = 0.05) -> list[Row]:
     for name, (eager, staged, _) in (("minimise-apply", make_minimise("apply")),
                                      ("minimise-assign", make_minimise("assign")),
                                      ("mlp-step", make_mlp(True)),
-                                     ("mlp-gradient", make_mlp(False))):
+                                     ("mlp-gradient", make_mlp(False)),
+                                     ("mlp-gradient-small", make_mlp(False, (8, 4, 16, 1))),
+                                     ("quadratic-gradient", make_quadratic())):
         rows.append(compare(name, eager, staged, rounds, min_time))
     return rows
 

@@ -665,6 +665,28 @@ def while_loop_inside_the_block():
     return y, tape.gradient(y, x)
 
 
+class _Weights:
+    """A plain object holding Variables, read as attributes inside tape blocks."""
+
+    def __init__(self):
+        self.w = cr.Variable([1.0, 2.0], name="w")
+        self.b = cr.Variable(0.5, name="b")
+        self.frozen = cr.Variable(3.0, trainable=False, name="frozen")
+        self.scale = 2.0
+
+
+def attributes_of_an_object():
+    m = _Weights()
+    x = cr.constant([3.0, -1.0])
+    with cr.GradientTape(persistent=True) as tape:
+        y = cr.reduce_sum(m.w * x) * m.scale + m.b * m.frozen + m.w.T[0]
+    grads = tape.gradient(y, [m.w, m.b, m.frozen])
+    m.w = cr.Variable([0.0, 1.0])  # rebinding the attribute: the next block reads the new one
+    with cr.GradientTape() as tape2:
+        z = cr.reduce_sum(m.w * m.w)
+    return grads, tape2.gradient(z, m.w), [v.name for v in tape.watched_variables()]
+
+
 def gradient_in_a_branch_after_the_block(flag):
     x = cr.constant(2.0)
     with cr.GradientTape() as tape:
@@ -735,6 +757,7 @@ PROGRAMS = [
     (watch_after_use, ()),
     (loop_around_a_tape_with_a_python_scalar, (4,)),
     (while_loop_inside_the_block, ()),
+    (attributes_of_an_object, ()),
     (gradient_in_a_branch_after_the_block, (True,)),
     (gradient_in_a_branch_after_the_block, (False,)),
 ]

@@ -88,7 +88,8 @@ def test_a_thousand_steps_of_optimizer_minimize_reach_the_minimum():
     train.python_function(1000)
     assert X.numpy() == staged_x
     # the minimize call is a staged tape block: no GradientTape recorded anything
-    assert "minimize_tape" in cr.source(train) and "quadratic_fwd" in cr.source(train)
+    text = cr.source(train)
+    assert "apply_gradients(zip(grads, var_list))" in text and "def quadratic_fwd" in text
 
 
 # ================================================================ tracing
@@ -328,7 +329,7 @@ def test_nothing_is_recorded_while_staged_code_runs():
         seen.append(STATE.ctx[0])
         return tape.gradient(spy(y), x)
 
-    assert step(cr.constant(2.0)) is None  # spy(y) is computed outside the block
+    assert step(cr.constant(2.0)).numpy() == 4.0  # spy returns y itself: still the target
     assert seen == [(), ()]
 
 
@@ -362,3 +363,9 @@ def test_warnings_are_those_of_the_eager_tape():
     messages = [str(w.message) for w in caught]
     assert any("watched tensor must be floating" in m for m in messages)
     assert any("source tensor must be floating" in m for m in messages)
+
+
+def test_the_benchmark_workloads_compute_the_same_staged_and_eager():
+    from benchmarks import staging
+
+    staging.check()

@@ -116,6 +116,14 @@ def slice_view_then_write(y):
     return np.sum(v8)
 
 
+# reverse.py: when both branches of an ``if`` reassign a variable, its cotangent stayed
+# "defined" after the if, so the next loop iteration added to the consumed one.
+def branches_both_reassign_in_loop(x):
+    for i1 in range(3):
+        x = x * 0.9 + (x + (C3 if i1 > 5 else x))
+    return np.sum(x)
+
+
 CASES = [
     (ifexp_keeps_target, (0.7,), 0, True),
     (ifexp_keeps_target, (-0.7,), 0, True),
@@ -133,6 +141,7 @@ CASES = [
     (tangent_shared_with_written_parameter, (np.array([0.41, -0.69, -1.38]),), 0, False),
     (writes_into_its_argument, (np.array([0.3, -0.4, 1.2]),), 0, False),
     (slice_view_then_write, (-1.45,), 0, False),
+    (branches_both_reassign_in_loop, (np.array([0.41, -0.69, -1.38]),), 0, True),
 ]
 
 

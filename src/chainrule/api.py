@@ -55,6 +55,9 @@ def _normalize_argnums(fun: Any, argnums: int | Sequence[int], api: str
     n = code.co_argcount
     params = list(code.co_varnames[:n])
     multiple = not isinstance(argnums, int)
+    if multiple and not isinstance(argnums, (tuple, list)):
+        raise TypeError(f"chainrule.{api}: argnums must be an int or a tuple of ints, got "
+                        f"{argnums!r}")
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     if multiple and not nums:
         raise ValueError(f"chainrule.{api}: argnums must not be empty")

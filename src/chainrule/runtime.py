@@ -349,6 +349,11 @@ def scalar_seed(y, name="the function"):
             f"but it returned a value of shape {np.shape(y)}; use chainrule.vjp for "
             "non-scalar outputs or chainrule.elementwise_grad for elementwise functions"
         )
+    if not isinstance(y, (int, float, complex, np.number)):
+        raise TypeError(
+            f"grad requires {name} to return a number, but it returned "
+            f"{type(y).__name__} {y!r}"
+        )
     return 1.0
 
 

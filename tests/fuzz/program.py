@@ -29,7 +29,7 @@ constants, fewer statements and shallower expressions.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import hypothesis.strategies as st
@@ -388,7 +388,7 @@ class _Gen:
     def call_helper(self, env: dict[str, Var], h: Helper, d: int) -> E:
         self.features.add("helper call")
         args = [self.expr(env, k, d, alias=True) for k in h.kinds]
-        parts = ["{%d}" % i for i in range(len(args))]
+        parts = ["{" + str(i) + "}" for i in range(len(args))]
         if h.recursive:
             parts.append(str(self.num(0, 3)))
             self.features.add("recursion")

@@ -127,6 +127,7 @@ class Spec:
     request: Any = None
     sources_text: list[str] = field(default_factory=list)
     extracted_fdef: Any = None          # the gast of the extracted function
+    n_slots: int = 0                    # slot parameters after the inputs
     extracted_twin: Any = None          # its connectivity twin (nested blocks)
 
     def dep_kwargs(self, structure: dict[str, Any]) -> dict[str, Any]:
@@ -263,6 +264,22 @@ class Block:
         extra = [n for n in self.outputs if n not in self.definite and candidate(n)
                  and n not in self.inputs]
         self.inputs = sorted(set(self.inputs) | set(extra))
+        # Attribute chains rooted at inputs (``self.w``, ``model.params``): when the root is
+        # a plain object at run time, the first Tensor/Variable/array/number along the
+        # chain is read on entry and passed in (a *slot*), so its Variables are sources.
+        self.chains: list[tuple[int, tuple[str, ...]]] = []
+        for sub in gast.walk(gast.Module(body=self.body, type_ignores=[])):
+            if isinstance(sub, gast.Attribute) and isinstance(sub.ctx, gast.Load):
+                chain = _chain(sub)
+                if chain is not None and chain[0] in self.inputs and \
+                        chain[0] not in self.assigned:
+                    entry = (self.inputs.index(chain[0]), chain[1])
+                    if entry not in self.chains and not any(
+                            c[0] == entry[0] and c[1][:len(entry[1])] == entry[1]
+                            for c in self.chains):
+                        self.chains = [c for c in self.chains if not (
+                            c[0] == entry[0] and entry[1][:len(c[1])] == c[1])]
+                        self.chains.append(entry)
         self.probe_names: list[str] = []
         self.captures: list[Any] = []
         self.specs: dict[Any, Spec] = {}
@@ -326,16 +343,17 @@ class Block:
 
     def specialize(self, kinds: tuple[Any, ...], capture_kinds: tuple[Any, ...],
                    watch_accessed: bool, capture_params: dict[Any, str] | None = None,
-                   nested: bool = False) -> Spec:
+                   nested: bool = False, slots: tuple[tuple[int, int], ...] = ()) -> Spec:
         """The Spec for these kinds. ``nested``: a block inside another tape block, used
-        through its primal, its twin and per-gradient gradient functions (no pair)."""
-        key = (watch_accessed, kinds, capture_kinds, nested)
+        through its primal, its twin and per-gradient gradient functions (no pair).
+        ``slots``: ``(chain, length)`` of each slot, whose kinds follow the inputs'."""
+        key = (watch_accessed, kinds, capture_kinds, nested, slots)
         with _LOCK:
             spec = self.specs.get(key)
             if spec is None:
                 try:
                     spec = _Specializer(self, kinds, capture_kinds, watch_accessed,
-                                        capture_params, nested).build()
+                                        capture_params, nested=nested, slots=slots).build()
                 except TransformError as exc:
                     raise remap_error(exc, self.where) from None
                 self.specs[key] = spec
@@ -374,18 +392,26 @@ class _Specializer:
 
     def __init__(self, block: Block, kinds: tuple[Any, ...], capture_kinds: tuple[Any, ...],
                  watch_accessed: bool, capture_params: dict[Any, str] | None,
-                 nested: bool = False, check_only: bool = False) -> None:
+                 nested: bool = False, check_only: bool = False,
+                 slots: tuple[tuple[int, int], ...] = ()) -> None:
         self.block = block
         self.nested = nested
         self.check_only = check_only
+        self.slots = slots
         self.stager = block.stager
         self.kinds = dict(zip(block.inputs, kinds))
+        self.slot_kinds = kinds[len(block.inputs):]
         self.capture_kinds = capture_kinds
         self.watch_accessed = watch_accessed
         body_names = stores(block.body) | set(block.inputs) | loads(block.body)
         if block.tape:
             body_names.add(block.tape)
         self.taken = set(body_names)
+        self.slot_params: list[str] = []
+        for chain_index, length in slots:
+            root, attrs = block.chains[chain_index]
+            self.slot_params.append(self._fresh("_".join((block.inputs[root],) + attrs[:length])))
+        self.kinds.update(zip(self.slot_params, self.slot_kinds))
         self.capture_params: dict[Any, str] = {}
         for cap in block.captures:
             preferred = (capture_params or {}).get(cap.key, cap.label)
@@ -395,6 +421,7 @@ class _Specializer:
         self.sources: list[SourceLeaf] = []
         self.wrt: list[str] = []
         self.variable_inputs = {n for n, k in self.kinds.items() if k[0] == "V"}
+        self.n_slots = len(slots)
         self.inner_count = 0
 
     def _fresh(self, base: str) -> str:
@@ -417,19 +444,55 @@ class _Specializer:
             bit = 1 << len(self.sources)
             self.sources.append(SourceLeaf(where, index, path, wrt, bit, param))
 
+    def _slotted_body(self) -> list[Any]:
+        """The block's statements with each slot's attribute chain replaced by its
+        parameter; a method called on a plain object is rejected."""
+        block = self.block
+        replace = {}
+        for param, (chain_index, length) in zip(self.slot_params, self.slots):
+            root, attrs = block.chains[chain_index]
+            replace[(block.inputs[root], attrs[:length])] = param
+        objects = {n for n, k in self.kinds.items() if k[0] == "O"}
+        stager = self.stager
+
+        class Replace(gast.NodeTransformer):
+            def visit_Attribute(self, node: Any) -> Any:
+                chain = _chain(node)
+                if chain is not None and chain in replace and isinstance(node.ctx, gast.Load):
+                    return gast.copy_location(name(replace[chain]), node)
+                self.generic_visit(node)
+                return node
+
+            def visit_Call(self, node: Any) -> Any:
+                chain = _chain(node.func) if isinstance(node.func, gast.Attribute) else None
+                if chain is not None and chain[0] in objects and chain not in replace:
+                    raise stager.error(node, f"calling {'.'.join((chain[0],) + chain[1])}, a "
+                                       "method of an object, inside a staged tape block: only "
+                                       "functions (def), chainrule ops and NumPy functions are "
+                                       "staged", "method call")
+                self.generic_visit(node)
+                return node
+
+        body = [clone(st) for st in block.body]
+        return [Replace().visit(st) for st in body]
+
     def build(self) -> Spec:
         block = self.block
         for i, n in enumerate(block.inputs):
             self._add_sources("input", i, n, self.kinds[n])
+        for i, param in enumerate(self.slot_params):
+            self._add_sources("input", len(block.inputs) + i, param, self.slot_kinds[i])
         for i, cap in enumerate(block.captures):
             self._add_sources("capture", i, self.capture_params[cap.key], self.capture_kinds[i])
         lowerer = Lowerer(self.stager.lowering, self.stager.parsed, self.stager.block_ns,
-                          set(block.inputs) | block.assigned | set(self.capture_params.values()),
+                          set(block.inputs) | block.assigned | set(self.capture_params.values())
+                          | set(self.slot_params),
                           self.stager.known, capture_params=dict(self.capture_params),
                           taken=self.taken, variable_inputs=self.variable_inputs,
                           tape_names={block.tape} if block.tape else set())
         self.lowerer = lowerer
-        body = self.statements(block.body, top=True, loop_depth=0)
+        self.body = self._slotted_body()
+        body = self.statements(self.body, top=True, loop_depth=0)
         for cap in lowerer.extra_captures:
             raise self.stager.error(block.node, f"the function reading {cap.label!r} was not "
                                     "seen when the block was planned", "internal")
@@ -443,8 +506,8 @@ class _Specializer:
                     passthrough_name = lowerer.ref(passthrough, "passthrough")
                 elts.append(call(passthrough_name, name(n)))
         body.append(gast.Return(value=gast.Tuple(elts=elts, ctx=gast.Load())))
-        params = list(block.inputs) + [self.capture_params[c.key] for c in block.captures] + \
-            self.probe_params
+        params = list(block.inputs) + self.slot_params + \
+            [self.capture_params[c.key] for c in block.captures] + self.probe_params
         for p in self.probe_params:
             self.wrt.append(p)
             bit = 1 << len(self.sources)
@@ -464,6 +527,7 @@ class _Specializer:
                     outputs=list(block.outputs), sources=self.sources,
                     probes=list(self.probe_targets), extracted_fdef=kept)
         spec.wrt = list(self.wrt)  # type: ignore[attr-defined]
+        spec.n_slots = len(self.slots)
         spec.sources_text.append(extracted.__chainrule_staged_source__)
         if self.check_only:
             prepare(parse_function(extracted), block.label)
@@ -506,24 +570,22 @@ class _Specializer:
         for i, s in enumerate(stmts):
             if top and block._is_watch(s):
                 if i in block.tap_watches:
-                    out += self.taps(block.tap_watches[i], s)
+                    out += self.taps(block.tap_watches[i], s, i)
                 continue
             out += self.statement(s, loop_depth)
             if top:
                 for v in block.probe_names:
                     if last_assign.get(v) == i:
-                        out.append(self.tap(v, s, output=True))
+                        out.append(self.tap(v, s, output=True, index=i))
         return out
 
-    def tap(self, var: str, node: Any, output: bool) -> Any:
+    def tap(self, var: str, node: Any, output: bool, index: int) -> Any:
         """``var = watch_point(var, probe)``: ``var`` is watched from here on. The source
         object is the input of that name when the block has not assigned it yet, else the
         block's final value of it (which must then not change afterwards)."""
         probe = self._fresh(f"probe_{var}")
         self.probe_params.append(probe)
-        before = self.block.body[:next((i for i, st in enumerate(self.block.body)
-                                        if st is node or any(sub is node for sub in
-                                                             gast.walk(st))), 0)]
+        before = self.block.body[:index]
         if not output and var in self.block.inputs and var not in stores(before):
             self.probe_targets.append(("input", var))
         else:
@@ -538,7 +600,7 @@ class _Specializer:
         gast.copy_location(stmt, node)
         return stmt
 
-    def taps(self, arg: Any, node: Any) -> list[Any]:
+    def taps(self, arg: Any, node: Any, index: int) -> list[Any]:
         names = _literal_names(arg)
         if names is None:
             raise self.stager.error(node, "tape.watch(...) after the tape block has used values: "
@@ -548,7 +610,7 @@ class _Specializer:
         for n in names:
             if n in self.block.inputs and not is_float_tensor_kind(self.kinds[n]):
                 continue
-            out.append(self.tap(n, node, output=False))
+            out.append(self.tap(n, node, output=False, index=index))
         return out
 
     def statement(self, s: Any, loop_depth: int) -> list[Any]:  # noqa: C901
@@ -702,7 +764,7 @@ class _Specializer:
                                         "target, name for name", "nested gradient")
         tracked = []
         for k, t in enumerate(tnames):
-            if t in inner.outputs and not _rebound_between(self.block.body, inner.node, s, t):
+            if t in inner.outputs and not _rebound_between(self.body, inner.node, s, t):
                 tracked.append((t, None if og_leaves is None else og_leaves[k]))
             elif t in inner.inputs and any(
                     sl.where == "input" and inner.inputs[sl.index] == t for sl in spec.sources):
@@ -858,6 +920,17 @@ def _flag_leaves(kind: Any, path: tuple[int, ...] = ()) -> list[tuple[tuple[int,
     if kind[0] in ("T", "V") and isinstance(kind[-1], bool):
         return [(path, kind)]
     return []
+
+
+def _chain(node: Any) -> tuple[str, tuple[str, ...]] | None:
+    """``("self", ("w", "T"))`` for ``self.w.T``; ``None`` unless rooted at a name."""
+    attrs = []
+    while isinstance(node, gast.Attribute):
+        attrs.append(node.attr)
+        node = node.value
+    if not isinstance(node, gast.Name):
+        return None
+    return node.id, tuple(reversed(attrs))
 
 
 def _literal_names(node: Any) -> list[str] | None:

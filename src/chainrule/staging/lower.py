@@ -56,7 +56,7 @@ from ..tape import ops as _ops
 from ..tape.tape import GradientTape
 from ..tape.tensor import Tensor, _TensorLike, constant, convert_to_tensor
 from ..tape.variable import Variable
-from ..transform.astutil import call, clone, const, name
+from ..transform.astutil import call, clone, const, name, to_source
 from ..transform.emit import Namespace
 from ..transform.generate import prepare
 from ..transform.parse import UNRESOLVED, Parsed, parse_function
@@ -157,7 +157,7 @@ def compile_closure(fdef: Any, fn: Any, helpers: dict[str, Any], label: str) -> 
                   for n in inner.co_freevars)
     wrapper = types.FunctionType(inner, fn.__globals__, fdef.name, fn.__defaults__, cells)
     wrapper.__kwdefaults__ = fn.__kwdefaults__
-    wrapper.__chainrule_staged_source__ = made.__chainrule_staged_source__
+    wrapper.__chainrule_staged_source__ = to_source(fdef) + "\n"  # shown without the factory
     return wrapper
 
 

@@ -23,6 +23,7 @@ No tape records anything at run time: the block runs generated NumPy code.
 
 from __future__ import annotations
 
+import types
 import warnings
 from typing import Any
 
@@ -175,36 +176,73 @@ class StagedBlock:
         return watched
 
     def _dispatch(self, options: tuple[bool, bool], watches: tuple[Any, ...],
-                  values: tuple[Any, ...], caps: list[Any]) -> tuple[Spec, dict[str, Any]]:
+                  values: tuple[Any, ...], caps: list[Any],
+                  layout: tuple[tuple[int, int], ...]) -> tuple[Spec, dict[str, Any]]:
         """The spec for these inputs. The kinds of the very objects of the last call are
         reused (Tensors, Variables and arrays never change dtype; calls with lists, tuples
         or watches are always looked at); ``_last`` keeps them alive, so ids stay unique."""
         last = self._last
         if last is not None and not watches:
             ids = tuple(map(id, values))
-            if ids == last[0] and options == last[1] and (not caps or _same(caps, last[2])):
+            if ids == last[0] and options == last[1] and layout == last[5] and (
+                    not caps or _same(caps, last[2])):
                 return last[3]
         watched = self._check_watch(watches) if watches else _NOTHING
         watch_accessed = options[1]
         key = (watch_accessed,
                tuple([_flagged_kind(v, watched, watch_accessed) for v in values]),
                tuple([_flagged_kind(v, watched, watch_accessed) for v in caps]))
-        found = self._fast.get(key)
+        found = self._fast.get((key, layout))
         if found is None:
-            spec = self.block.specialize(key[1], key[2], watch_accessed)
+            spec = self.block.specialize(key[1], key[2], watch_accessed, slots=layout)
             kwargs = _mask_kwargs(spec, key[1], key[2], self.block) if spec.fwd else {}
-            found = self._fast[key] = (spec, kwargs)
+            found = self._fast[(key, layout)] = (spec, kwargs)
         cacheable = not watches and not any(type(v) in (list, tuple) for v in values) and \
             not any(type(v) in (list, tuple) for v in caps)
-        self._last = (tuple(map(id, values)), options, list(caps), found, values) \
-            if cacheable else None
+        self._last = (tuple(map(id, values)), options, list(caps), found, values,
+                      layout) if cacheable else None
         return found
+
+    def _slots(self, values: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """The slot values (attributes of plain objects read on entry) and their layout."""
+        slot_values: list[Any] = []
+        layout: list[tuple[int, int]] = []
+        for index, (root, attrs) in enumerate(self.block.chains):
+            obj = values[root]
+            if not _is_plain_object(obj):
+                continue
+            length = 0
+            for attr in attrs:
+                obj = getattr(obj, attr)
+                length += 1
+                if not _is_plain_object(obj):
+                    break
+            if _is_plain_object(obj) or isinstance(obj, _CALLABLE_TYPES):
+                continue  # an object or a method: left to the block's code
+            slot_values.append(obj)
+            layout.append((index, length))
+        return tuple(slot_values), tuple(layout)
 
     def _forward(self, options: tuple[bool, bool], watches: tuple[Any, ...],
                  values: tuple[Any, ...]) -> tuple[Spec, list[Any], tuple[Any, ...], Any, Any]:
         caps = [c.read() for c in self.block.captures] if self.block.captures else []
-        spec, mask_kwargs = self._dispatch(options, watches, values, caps)
-        args = [_raw(v) for v in values]
+        layout: tuple[tuple[int, int], ...] = ()
+        if self.block.chains:
+            slot_values, layout = self._slots(values)
+            values = values + slot_values
+        spec, mask_kwargs = self._dispatch(options, watches, values, caps, layout)
+        args = []
+        for v in values:  # _raw, inlined for Tensors and Variables
+            t = type(v)
+            if t is Tensor:
+                r = v._value
+            elif t is Variable:
+                v._shared = True
+                r = v._value
+            else:
+                args.append(_raw(v))
+                continue
+            args.append(r[()] if type(r) is np.ndarray and not r.shape else r)
         if caps:
             args += [_raw(c) for c in caps]
         if spec.probes:
@@ -223,11 +261,11 @@ class StagedBlock:
                 spec.masks = masks
         inputs = values if not caps else tuple(values) + tuple(caps)
         out_objects = tuple([_wrap_output(o, inputs, args) for o in outs])
-        return spec, caps, out_objects, saved, masks
+        return spec, caps, out_objects, saved, masks, values
 
     def __call__(self, options: tuple[bool, bool], watches: tuple[Any, ...],
                  *values: Any) -> tuple[StagedTape, tuple[Any, ...]]:
-        spec, caps, out_objects, saved, masks = self._forward(options, watches, values)
+        spec, caps, out_objects, saved, masks, values = self._forward(options, watches, values)
         tape = StagedTape(self, spec, options[0], saved, masks, values, caps, out_objects)
         return tape, out_objects
 
@@ -238,7 +276,7 @@ class StagedBlock:
               ) -> tuple[tuple[Any, ...], Any]:
         """The block followed at once by ``tape.gradient(...)`` (the tape is not used
         otherwise): ``targets`` gives the target's structure with output positions."""
-        spec, caps, out_objects, saved, masks = self._forward(options, watches, values)
+        spec, caps, out_objects, saved, masks, values = self._forward(options, watches, values)
         if type(targets) is int and output_gradients is None and saved is not None and (
                 unconnected_gradients is UnconnectedGradients.NONE or
                 unconnected_gradients == "none"):
@@ -326,6 +364,21 @@ def _fused_gradient(spec: Spec, values: tuple[Any, ...], caps: list[Any],
     return results if t is list else tuple(results)
 
 
+_VALUE_TYPES = (Tensor, Variable, np.ndarray, list, tuple, float, int, bool, complex, str,
+                type(None))
+
+
+_CALLABLE_TYPES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType,
+                   types.BuiltinMethodType, type, np.ufunc)
+
+
+def _is_plain_object(v: Any) -> bool:
+    """An object whose attributes a block may read (a model, a layer, ``self``): not a value
+    staged code computes on, nor a function."""
+    return not isinstance(v, _VALUE_TYPES) and not isinstance(v, np.generic) and \
+        not isinstance(v, _CALLABLE_TYPES)
+
+
 def _same(a: Any, b: Any) -> bool:
     if len(a) != len(b):
         return False
@@ -356,10 +409,11 @@ def _mask_kwargs(spec: Spec, kinds: tuple[Any, ...], cap_kinds: tuple[Any, ...],
             param = spec.params[leaf.index]
             param_kind[param] = kinds[leaf.index]
         elif leaf.where == "capture":
-            param = spec.params[len(block.inputs) + leaf.index]
+            param = spec.params[len(block.inputs) + spec.n_slots + leaf.index]
             param_kind[param] = cap_kinds[leaf.index]
         else:
-            param = spec.params[len(block.inputs) + len(block.captures) + leaf.index]
+            param = spec.params[len(block.inputs) + spec.n_slots + len(block.captures) +
+                                leaf.index]
             param_kind[param] = ("T",)
         by_param.setdefault(param, {})[leaf.path] = leaf.bit
 

@@ -5,8 +5,8 @@ Guarantees after this pass: the function body contains no ``try``, ``with``, ``y
 walrus, loop ``else`` clauses, starred call arguments, ``**`` call arguments, attribute
 assignment, dict or set displays of computed values, unpacking (``*x``) in list or tuple
 displays, nested functions or lambdas with ``*args``/``**kwargs`` or with defaults that
-read local variables. Each rejection is a :class:`~chainrule.errors.TransformError` naming the user's
-file, line and construct, and saying what to do instead.
+read local variables. Each rejection is a :class:`~chainrule.errors.TransformError` naming
+the user's file, line and construct, and saying what to do instead.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import ast
 import builtins
 import inspect
 import linecache
+import os
 import textwrap
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,6 +99,12 @@ def parse_function(fn: Any) -> Parsed:
             filename=filename, lineno=code.co_firstlineno, construct=kind,
         )
     lines = linecache.getlines(filename, fn.__globals__)
+    if not lines and not filename.startswith("<") and not os.path.exists(filename):
+        raise TransformError(
+            f"cannot read the source of {name!r}: its file {filename} no longer exists; "
+            "re-import the function from its current file",
+            filename=filename, lineno=code.co_firstlineno, construct="no source",
+        )
     if not lines:
         raise TransformError(
             f"cannot read the source of {name!r} (defined in {filename}); functions defined "

@@ -545,6 +545,8 @@ class ReverseGen:
             orelse.append(self.zero(v))
         for v in sorted(d2 - d1):
             body.append(self.zero(v))
+        # a cotangent both branches consume (each reassigns its variable) is undefined after
+        defined.intersection_update(d1 | d2)
         defined |= d1 | d2
         if not _has_code(body) and not _has_code(orelse):
             return []
