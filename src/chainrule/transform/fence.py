@@ -212,5 +212,7 @@ def fence(parsed: Parsed) -> None:
             "name each parameter",
             parsed.node, "star-args",
         )
+    checker = _Fence(parsed)
     for stmt in parsed.node.body:
-        _Fence(parsed).visit(stmt)
+        checker.depth = 0
+        checker.visit(stmt)

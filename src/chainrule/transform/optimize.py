@@ -258,15 +258,30 @@ def compact(adjoint: list[Any], movable: set[str]) -> list[Any]:
     """
     stores = _count_stores(adjoint)
     loads = _count_loads(adjoint)
+    cache: dict[int, tuple[set[str], set[str], set[str]]] = {}
 
-    def movable_past(expr: Any, between: list[Any]) -> bool:
-        deps = set(names_loaded(expr))
+    def info(u: Any) -> tuple[set[str], set[str], set[str]]:
+        """(names read, names assigned, names changed in place) of a statement, cached."""
+        key = id(u)
+        hit = cache.get(key)
+        if hit is None or hit[3] is not u:
+            read: set[str] = set()
+            assigned: set[str] = set()
+            for n in gast.walk(u):
+                if isinstance(n, gast.Name):
+                    (read if isinstance(n.ctx, gast.Load) else assigned).add(n.id)
+            hit = (read, assigned, _mutated(u), u)
+            cache[key] = hit
+        return hit[0], hit[1], hit[2]
+
+    def movable_past(deps: set[str], between: list[Any]) -> bool:
         for u in between:
             if _is_marker(u):
                 continue
-            if _stores(u) & deps or _mutated(u) & deps:
-                return False
             if not isinstance(u, (gast.Assign, gast.Expr, gast.AugAssign)):
+                return False
+            _, assigned, mutated = info(u)
+            if assigned & deps or mutated & deps:
                 return False
         return True
 
@@ -276,28 +291,30 @@ def compact(adjoint: list[Any], movable: set[str]) -> list[Any]:
                 inner = getattr(s, field, None)
                 if isinstance(inner, list) and inner and isinstance(inner[0], gast.AST):
                     setattr(s, field, block(inner))
-        changed = True
-        while changed:
-            changed = False
-            for i, s in enumerate(stmts):
-                if not _simple_assign(s) or not _pure(s.value):
-                    continue
-                v = s.targets[0].id
-                # rewrite 1: single-use intermediate
-                if v in movable and stores.get(v) == 1 and loads.get(v) == 1:
-                    for j in range(i + 1, len(stmts)):
-                        if v in names_loaded(stmts[j]):
-                            u = stmts[j]
-                            if _simple_assign(u) and v in names_loaded(u.value) and \
-                                    movable_past(s.value, stmts[i + 1:j]):
-                                u.value = substitute(u.value, {v: s.value})
-                                del stmts[i]
-                                stores[v] = 0
-                                changed = True
-                            break
-                    if changed:
+        i = 0
+        while i < len(stmts):
+            s = stmts[i]
+            if not _simple_assign(s) or not _pure(s.value):
+                i += 1
+                continue
+            v = s.targets[0].id
+            deps = set(names_loaded(s.value))
+            rewritten = False
+            # rewrite 1: single-use intermediate
+            if v in movable and stores.get(v) == 1 and loads.get(v) == 1:
+                for j in range(i + 1, len(stmts)):
+                    u = stmts[j]
+                    if v in info(u)[0]:
+                        if _simple_assign(u) and v in names_loaded(u.value) and \
+                                movable_past(deps, stmts[i + 1:j]):
+                            u.value = substitute(u.value, {v: s.value})
+                            cache.pop(id(u), None)
+                            del stmts[i]
+                            stores[v] = 0
+                            rewritten = True
                         break
-                # rewrite 2: merge an accumulation into the assignment before it
+            # rewrite 2: merge an accumulation into the assignment before it
+            if not rewritten:
                 for j in range(i + 1, len(stmts)):
                     u = stmts[j]
                     if _is_marker(u):
@@ -306,18 +323,21 @@ def compact(adjoint: list[Any], movable: set[str]) -> list[Any]:
                         rhs = u.value
                         if (isinstance(rhs, gast.BinOp) and isinstance(rhs.op, gast.Add)
                                 and isinstance(rhs.left, gast.Name) and rhs.left.id == v
-                                and names_loaded(rhs).count(v) == 1
                                 and sum(1 for n in gast.walk(rhs) if isinstance(n, gast.Name)
                                         and n.id == v) == 1
-                                and movable_past(s.value, stmts[i + 1:j])):
+                                and movable_past(deps, stmts[i + 1:j])):
                             u.value = gast.BinOp(left=s.value, op=gast.Add(), right=rhs.right)
+                            cache.pop(id(u), None)
                             del stmts[i]
-                            changed = True
+                            rewritten = True
                         break
-                    if v in names_loaded(u) or v in _stores(u) or not _simple_assign(u):
+                    read, assigned, _ = info(u)
+                    if v in read or v in assigned or not _simple_assign(u):
                         break
-                if changed:
-                    break
+            if rewritten:
+                i = max(i - 1, 0)
+            else:
+                i += 1
         return stmts
 
     return block(adjoint)
