@@ -14,6 +14,7 @@ from typing import Any
 
 import gast
 
+from .astutil import walk
 from .desugar import Context
 from .resolve import Callee, resolve_callee
 
@@ -55,7 +56,7 @@ def operand_names(value: Any, ctx: Context, local_names: set[str]
             names += [n for n in callee.obj.captured if n not in names]
         if callee.kind not in ("primitive", "method", "user", "local", "append", "pop"):
             # opaque or unresolved: every name read may carry a derivative in
-            names += [n.id for n in gast.walk(value.func) if isinstance(n, gast.Name)
+            names += [n.id for n in walk(value.func) if isinstance(n, gast.Name)
                       and n.id in local_names and n.id not in names]
         return names, callee
     if isinstance(value, gast.Subscript):
@@ -69,7 +70,7 @@ def operand_names(value: Any, ctx: Context, local_names: set[str]
     if isinstance(value, (gast.Tuple, gast.List)):
         return _atom_names(value.elts), None
     if isinstance(value, (gast.ListComp, gast.GeneratorExp, gast.SetComp, gast.DictComp)):
-        return [n.id for n in gast.walk(value) if isinstance(n, gast.Name)
+        return [n.id for n in walk(value) if isinstance(n, gast.Name)
                 and isinstance(n.ctx, gast.Load) and n.id in local_names], \
             Callee("comprehension", label="comprehension")
     return [], None
@@ -92,7 +93,7 @@ def _edges(body: list[Any], ctx: Context, local_names: set[str]) -> list[tuple[s
     """(target, operand names) for every assignment-like statement, in any order."""
     edges: list[tuple[str, list[str]]] = []
     for node in body:
-        for sub in gast.walk(node):
+        for sub in walk(node):
             if isinstance(sub, gast.FunctionDef):
                 continue
             if isinstance(sub, gast.Assign):

@@ -19,7 +19,7 @@ from typing import Any
 
 import gast
 
-from .astutil import assign, is_atom, name
+from .astutil import assign, is_atom, name, walk
 from .desugar import Context
 from .resolve import resolve_callee
 
@@ -59,7 +59,7 @@ class _ANF:
             new = self.stmt(s)
             for n in new:
                 if getattr(n, "lineno", None) is None and hasattr(s, "lineno"):
-                    for sub in gast.walk(n):
+                    for sub in walk(n):
                         if isinstance(sub, (gast.stmt, gast.expr)) and \
                                 getattr(sub, "lineno", None) is None:
                             sub.lineno = s.lineno

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import copy
+from collections import deque
 from typing import Any
 
 import gast
@@ -23,6 +24,7 @@ __all__ = [
     "call",
     "is_atom",
     "substitute",
+    "walk",
 ]
 
 
@@ -65,10 +67,27 @@ def is_atom(node: Any) -> bool:
     return isinstance(node, (gast.Name, gast.Constant))
 
 
+def walk(node: Any) -> Any:
+    """``ast.walk`` (same breadth-first order), without its per-field ``getattr`` overhead."""
+    todo = deque([node])
+    AST = gast.AST
+    while todo:
+        node = todo.popleft()
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, AST):
+                todo.append(value)
+            elif type(value) is list:
+                for item in value:
+                    if isinstance(item, AST):
+                        todo.append(item)
+        yield node
+
+
 def names_loaded(node: Any) -> list[str]:
     """Names read anywhere in ``node``, in order of first appearance."""
     out: list[str] = []
-    for sub in gast.walk(node):
+    for sub in walk(node):
         if isinstance(sub, gast.Name) and isinstance(sub.ctx, gast.Load) and sub.id not in out:
             out.append(sub.id)
     return out
@@ -76,7 +95,7 @@ def names_loaded(node: Any) -> list[str]:
 
 def names_stored(node: Any) -> list[str]:
     out: list[str] = []
-    for sub in gast.walk(node):
+    for sub in walk(node):
         if isinstance(sub, gast.Name) and isinstance(sub.ctx, (gast.Store, gast.Param)) \
                 and sub.id not in out:
             out.append(sub.id)

@@ -18,7 +18,18 @@ from typing import Any
 
 import gast
 
-from .astutil import Namer, assign, call, clone, const, name, names_loaded, names_stored, store
+from .astutil import (
+    Namer,
+    assign,
+    call,
+    clone,
+    const,
+    name,
+    names_loaded,
+    names_stored,
+    store,
+    walk,
+)
 from .parse import Parsed
 
 __all__ = ["Context", "LocalFunction", "desugar"]
@@ -38,11 +49,11 @@ class Context:
 
 
 def _all_names(node: Any) -> set[str]:
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+    return {n.id for n in walk(node) if isinstance(n, gast.Name)}
 
 
 def _copy_loc(new: Any, old: Any) -> Any:
-    for sub in gast.walk(new):
+    for sub in walk(new):
         if hasattr(old, "lineno") and getattr(sub, "lineno", None) is None and \
                 isinstance(sub, (gast.stmt, gast.expr)):
             sub.lineno = old.lineno
@@ -96,7 +107,7 @@ class _Desugar:
 
     def _as_load(self, target: Any) -> Any:
         node = clone(target)
-        for sub in gast.walk(node):
+        for sub in walk(node):
             if hasattr(sub, "ctx"):
                 sub.ctx = gast.Load()
         return node

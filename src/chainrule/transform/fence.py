@@ -15,6 +15,7 @@ from typing import Any
 
 import gast
 
+from .astutil import walk
 from .parse import Parsed
 
 __all__ = ["fence"]
@@ -67,7 +68,7 @@ class _Fence(gast.NodeVisitor):
         self.parsed = parsed
         self.depth = 0
         node = parsed.node
-        self.local_names = {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+        self.local_names = {n.id for n in walk(node) if isinstance(n, gast.Name)
                             and isinstance(n.ctx, (gast.Store, gast.Param))}
 
     def visit_FunctionDef(self, node: Any) -> None:
@@ -89,7 +90,7 @@ class _Fence(gast.NodeVisitor):
                     "or **kwargs parameters are")
         for default in args.defaults + [d for d in args.kw_defaults if d is not None]:
             if any(isinstance(n, gast.Name) and n.id in self.local_names
-                   for n in gast.walk(default)):
+                   for n in walk(default)):
                 _reject(self.parsed, node, "nested default", "default values of nested "
                         "functions and lambdas that read local variables are")
 

@@ -57,6 +57,7 @@ from .astutil import (
     names_loaded,
     substitute,
     to_source,
+    walk,
 )
 from .desugar import Context, LocalFunction
 from .emit import COMMENT_TAG, Namespace, render
@@ -277,7 +278,7 @@ def _elementwise_names(expr: Any) -> set[str]:
 def _mutating_assignments(stmts: list[Any]) -> set[str]:
     """Targets of assignments whose value pops a list (moving them would reorder pops)."""
     out = set()
-    for sub in gast.walk(gast.Module(body=stmts, type_ignores=[])):
+    for sub in walk(gast.Module(body=stmts, type_ignores=[])):
         if isinstance(sub, gast.Assign) and isinstance(sub.targets[0], gast.Name) and \
                 isinstance(sub.value, gast.Call):
             func = sub.value.func
@@ -300,7 +301,7 @@ class ForwardActivity:
 def _edges(body: list[Any], ctx: Context, local_names: set[str]) -> list[tuple[str, list[str]]]:
     edges: list[tuple[str, list[str]]] = []
     for node in body:
-        for sub in gast.walk(node):
+        for sub in walk(node):
             if isinstance(sub, gast.Assign):
                 target = sub.targets[0]
                 names, _ = diff_operands(sub.value, ctx, local_names)
@@ -399,7 +400,7 @@ class ForwardGen:
     def _written(self) -> set[str]:
         """Variables whose value is modified in place (their tangents are then too)."""
         out = set()
-        for sub in gast.walk(self.prep.fdef):
+        for sub in walk(self.prep.fdef):
             if isinstance(sub, gast.Assign) and isinstance(sub.targets[0], gast.Subscript) \
                     and isinstance(sub.targets[0].value, gast.Name):
                 out.add(sub.targets[0].value.id)
@@ -819,7 +820,7 @@ class ForwardRequest:
     helpers: dict[Any, tuple[str, list[str], dict[str, str]]] = field(default_factory=dict)
 
     def namespace(self, prep: Prepared) -> Namespace:
-        free = {n.id for n in gast.walk(prep.parsed.node) if isinstance(n, gast.Name)
+        free = {n.id for n in walk(prep.parsed.node) if isinstance(n, gast.Name)
                 and isinstance(n.ctx, gast.Load)} - prep.local_names
         return Namespace(prep.parsed.globals, prep.parsed.closure, _cells(prep.parsed.fn),
                          reserved=prep.ctx.namer.taken, free=free)
@@ -849,7 +850,7 @@ class ForwardRequest:
             ret_value, ret_tangent = clone(ret), name(gen.tan(ret.id))
         else:
             ret_value, ret_tangent = clone(ret), gen.zero(ret)
-        user_names = {n.id for n in gast.walk(prep.parsed.node) if isinstance(n, gast.Name)}
+        user_names = {n.id for n in walk(prep.parsed.node) if isinstance(n, gast.Name)}
         temps = prep.local_names - user_names
         temps |= {gen.tangents[v] for v in temps if v in gen.tangents}
         keep = {ret.id} if isinstance(ret, gast.Name) else set()

@@ -18,7 +18,7 @@ import gast
 from ..errors import TransformError
 from .activity import analyse
 from .anf import to_anf
-from .astutil import Namer, assign, call, clone, const, name, names_loaded, names_stored
+from .astutil import Namer, assign, call, clone, const, name, names_loaded, names_stored, walk
 from .desugar import Context, LocalFunction, desugar
 from .emit import Namespace, compile_function, render
 from .fence import fence
@@ -69,7 +69,7 @@ def prepare(parsed: Parsed, label: str, stop: str | None = None) -> Prepared:
     """Run the passes up to three-address form (or up to ``stop``)."""
     fence(parsed)
     fdef = clone(parsed.node)
-    taken = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)} | {fdef.name}
+    taken = {n.id for n in walk(fdef) if isinstance(n, gast.Name)} | {fdef.name}
     ctx = Context(parsed=parsed, namer=Namer(taken))
     if stop != "parsed":
         desugar(ctx, fdef)
@@ -128,7 +128,7 @@ class Request:
                               outputs[0] if outputs and scalar_output else None)
         activity = analyse(prep.fdef, prep.ctx, prep.local_names, wrt, outputs)
         user_globals = prep.parsed.globals
-        free = {n.id for n in gast.walk(prep.parsed.node) if isinstance(n, gast.Name)
+        free = {n.id for n in walk(prep.parsed.node) if isinstance(n, gast.Name)
                 and isinstance(n.ctx, gast.Load)} - prep.local_names
         ns = Namespace(user_globals, prep.parsed.closure, _cells(prep.parsed.fn),
                        reserved=prep.ctx.namer.taken, free=free)
@@ -142,7 +142,7 @@ class Request:
         stack = prep.ctx.namer.exact_or_fresh("stack")
         primal, adjoint, uses_stack, needed = place_saves(gen, prep.fdef.body, adjoint,
                                                           primal_locals, stack)
-        user_names = {n.id for n in gast.walk(prep.parsed.node) if isinstance(n, gast.Name)}
+        user_names = {n.id for n in walk(prep.parsed.node) if isinstance(n, gast.Name)}
         temps = prep.local_names - user_names
         keep = set(needed) | set(outputs) | set(gen.call_saves.values())
         primal = fold_primal(primal, temps, keep, stack)
@@ -232,7 +232,7 @@ class Request:
             return body
         stores = {}
         for st in body:
-            for n in gast.walk(st):
+            for n in walk(st):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                     stores[n.id] = stores.get(n.id, 0) + 1
         single = {n for n, c in stores.items() if c == 1}
@@ -362,7 +362,7 @@ def _check_depth(ns: Namespace, prep: Prepared) -> None:
     computed wrong: the outer derivative should be taken in forward mode."""
     if ns.depth < 2:
         return
-    for node in gast.walk(prep.parsed.node):
+    for node in walk(prep.parsed.node):
         saved = isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
             node.func.attr == "pop"
         if saved:
@@ -398,7 +398,7 @@ def _prebind(primal: list[Any], adjoint: list[Any], params: list[str], zeros: st
             break
         bound |= set(names_stored(s))
     out: list[str] = []
-    for sub in gast.walk(gast.Module(body=adjoint, type_ignores=[])):
+    for sub in walk(gast.Module(body=adjoint, type_ignores=[])):
         if isinstance(sub, gast.Call) and isinstance(sub.func, gast.Name) and \
                 sub.func.id == zeros and len(sub.args) == 1 and \
                 isinstance(sub.args[0], gast.Name) and sub.args[0].id not in bound and \
@@ -425,7 +425,7 @@ def _signature(args: Any) -> inspect.Signature:
 
 def _mutated(adjoint: list[Any], saved: set[str], stack: str) -> list[str]:
     out: list[str] = []
-    for sub in gast.walk(gast.Module(body=adjoint, type_ignores=[])):
+    for sub in walk(gast.Module(body=adjoint, type_ignores=[])):
         target = None
         if isinstance(sub, gast.Assign) and isinstance(sub.targets[0], gast.Subscript):
             target = sub.targets[0].value

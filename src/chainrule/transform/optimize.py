@@ -18,7 +18,7 @@ from typing import Any
 
 import gast
 
-from .astutil import names_loaded, substitute
+from .astutil import names_loaded, substitute, walk
 
 __all__ = ["fold_primal", "propagate_copies", "dedupe_comments"]
 
@@ -26,7 +26,7 @@ __all__ = ["fold_primal", "propagate_copies", "dedupe_comments"]
 def _count_loads(stmts: list[Any]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for s in stmts:
-        for sub in gast.walk(s):
+        for sub in walk(s):
             if isinstance(sub, gast.Name) and isinstance(sub.ctx, gast.Load):
                 counts[sub.id] = counts.get(sub.id, 0) + 1
     return counts
@@ -35,14 +35,14 @@ def _count_loads(stmts: list[Any]) -> dict[str, int]:
 def _count_stores(stmts: list[Any]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for s in stmts:
-        for sub in gast.walk(s):
+        for sub in walk(s):
             if isinstance(sub, gast.Name) and isinstance(sub.ctx, (gast.Store, gast.Param)):
                 counts[sub.id] = counts.get(sub.id, 0) + 1
     return counts
 
 
 def _stores(s: Any) -> set[str]:
-    return {n.id for n in gast.walk(s) if isinstance(n, gast.Name)
+    return {n.id for n in walk(s) if isinstance(n, gast.Name)
             and isinstance(n.ctx, gast.Store)}
 
 
@@ -54,7 +54,7 @@ def _is_push(s: Any, stack: str) -> bool:
 
 def _simple_value(value: Any) -> bool:
     """Values that are safe to move: no call to a generated helper (it may mutate)."""
-    for sub in gast.walk(value):
+    for sub in walk(value):
         if isinstance(sub, gast.Call) and isinstance(sub.func, gast.Name) and \
                 sub.func.id.endswith("_fwd"):
             return False
@@ -65,6 +65,14 @@ def fold_primal(body: list[Any], temps: set[str], keep: set[str], stack: str) ->
     """Forward-substitute single-use temporaries (``temps`` not in ``keep``) in place."""
     loads = _count_loads(body)
     stores = _count_stores(body)
+    read_cache: dict[int, tuple[Any, set[str]]] = {}
+
+    def reads(u: Any) -> set[str]:
+        hit = read_cache.get(id(u))
+        if hit is None or hit[0] is not u:
+            hit = (u, set(names_loaded(u)))
+            read_cache[id(u)] = hit
+        return hit[1]
 
     def block(stmts: list[Any]) -> list[Any]:
         for s in stmts:
@@ -83,10 +91,11 @@ def fold_primal(body: list[Any], temps: set[str], keep: set[str], stack: str) ->
                 deps = set(names_loaded(s.value))
                 for j in range(i + 1, len(stmts)):
                     u = stmts[j]
-                    if t in names_loaded(u):
+                    if t in reads(u):
                         if isinstance(u, gast.Assign) and t in names_loaded(u.value) and \
                                 not isinstance(u.targets[0], gast.Tuple):
                             u.value = substitute(u.value, {t: s.value})
+                            read_cache.pop(id(u), None)
                             del stmts[i]
                             i -= 1
                         break
@@ -204,7 +213,7 @@ _IMPURE = {"pop", "append", "pop_grad", "seq_item_adjoint", "at"}
 
 
 def _pure(expr: Any) -> bool:
-    for sub in gast.walk(expr):
+    for sub in walk(expr):
         if isinstance(sub, gast.Call):
             func = sub.func
             fname = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", "")
@@ -216,7 +225,7 @@ def _pure(expr: Any) -> bool:
 def _mutated(s: Any) -> set[str]:
     """Names whose value ``s`` changes in place (receivers of pop/append, scatter targets)."""
     out: set[str] = set()
-    for sub in gast.walk(s):
+    for sub in walk(s):
         if isinstance(sub, gast.Call):
             func = sub.func
             if isinstance(func, gast.Attribute) and func.attr in ("pop", "append") and \
@@ -267,7 +276,7 @@ def compact(adjoint: list[Any], movable: set[str]) -> list[Any]:
         if hit is None or hit[3] is not u:
             read: set[str] = set()
             assigned: set[str] = set()
-            for n in gast.walk(u):
+            for n in walk(u):
                 if isinstance(n, gast.Name):
                     (read if isinstance(n.ctx, gast.Load) else assigned).add(n.id)
             hit = (read, assigned, _mutated(u), u)
@@ -323,7 +332,7 @@ def compact(adjoint: list[Any], movable: set[str]) -> list[Any]:
                         rhs = u.value
                         if (isinstance(rhs, gast.BinOp) and isinstance(rhs.op, gast.Add)
                                 and isinstance(rhs.left, gast.Name) and rhs.left.id == v
-                                and sum(1 for n in gast.walk(rhs) if isinstance(n, gast.Name)
+                                and sum(1 for n in walk(rhs) if isinstance(n, gast.Name)
                                         and n.id == v) == 1
                                 and movable_past(deps, stmts[i + 1:j])):
                             u.value = gast.BinOp(left=s.value, op=gast.Add(), right=rhs.right)
@@ -345,7 +354,7 @@ def compact(adjoint: list[Any], movable: set[str]) -> list[Any]:
 
 def recomputed(adjoint: list[Any], primal: list[Any]) -> set[str]:
     """Names the adjoint assigns that the primal never mentions: adjoint-only temporaries."""
-    in_primal = {n.id for s in primal for n in gast.walk(s) if isinstance(n, gast.Name)}
+    in_primal = {n.id for s in primal for n in walk(s) if isinstance(n, gast.Name)}
     return {n for n in _count_stores(adjoint) if n not in in_primal}
 
 
@@ -442,7 +451,7 @@ def _replace_node(tree: Any, old: Any, new: Any) -> Any:
 
 
 def _pure_primal(value: Any, modules: set[str]) -> bool:
-    for sub in gast.walk(value):
+    for sub in walk(value):
         if isinstance(sub, gast.Call):
             f = sub.func
             if not (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name)
@@ -453,19 +462,20 @@ def _pure_primal(value: Any, modules: set[str]) -> bool:
 
 def eliminate_dead_primal(primal: list[Any], later: list[Any], modules: set[str]
                           ) -> list[Any]:
-    """Drop top-level primal assignments of pure expressions whose value nothing reads."""
-    changed = True
-    while changed:
-        changed = False
-        loads = _count_loads(primal + later)
-        stores = _count_stores(primal + later)
-        for k in range(len(primal) - 1, -1, -1):
-            s = primal[k]
-            if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
-                    and loads.get(s.targets[0].id, 0) == 0
-                    and stores.get(s.targets[0].id, 0) == 1
-                    and _pure_primal(s.value, modules)):
-                del primal[k]
-                changed = True
-                break
+    """Drop top-level primal assignments of pure expressions whose value nothing reads.
+
+    One backward pass suffices: a statement's operands are defined before it, so dropping it
+    can only make earlier statements dead, and those are visited next."""
+    loads = _count_loads(primal + later)
+    stores = _count_stores(primal + later)
+    for k in range(len(primal) - 1, -1, -1):
+        s = primal[k]
+        if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                and loads.get(s.targets[0].id, 0) == 0
+                and stores.get(s.targets[0].id, 0) == 1
+                and _pure_primal(s.value, modules)):
+            for n in walk(s.value):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                    loads[n.id] -= 1
+            del primal[k]
     return primal

@@ -29,7 +29,18 @@ import gast
 from ..errors import MissingRuleError, TransformError
 from ..rules import registry
 from .activity import NONDIFF_ATTRS, Activity, operand_names
-from .astutil import Namer, assign, call, clone, const, name, names_loaded, substitute, to_source
+from .astutil import (
+    Namer,
+    assign,
+    call,
+    clone,
+    const,
+    name,
+    names_loaded,
+    substitute,
+    to_source,
+    walk,
+)
 from .desugar import Context
 from .optimize import simplify
 from .resolve import Callee
@@ -129,7 +140,7 @@ class ReverseGen:
 
     def _subscripted_names(self) -> set[str]:
         out = set()
-        for sub in gast.walk(self.fdef):
+        for sub in walk(self.fdef):
             if isinstance(sub, gast.Subscript) and isinstance(sub.value, gast.Name):
                 out.add(sub.value.id)
             if isinstance(sub, gast.Assign) and isinstance(sub.value, (gast.List, gast.Tuple)):
@@ -604,7 +615,7 @@ class ReverseGen:
         adjoint_of = {b: v for v, b in self.adj_names.items()}
         ok: dict[str, bool] = {}
         wrapped = gast.Module(body=body, type_ignores=[])
-        for node in gast.walk(wrapped):
+        for node in walk(wrapped):
             if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
                 b = node.targets[0].id
                 if b not in adjoint_of:
@@ -616,9 +627,9 @@ class ReverseGen:
                         and b not in names_loaded(v.args[2]))
                 ok[b] = ok.get(b, True) and good
         for b in list(ok):
-            loads = sum(1 for n in gast.walk(wrapped) if isinstance(n, gast.Name)
+            loads = sum(1 for n in walk(wrapped) if isinstance(n, gast.Name)
                         and n.id == b and isinstance(n.ctx, gast.Load))
-            assigns = sum(1 for n in gast.walk(wrapped) if isinstance(n, gast.Assign)
+            assigns = sum(1 for n in walk(wrapped) if isinstance(n, gast.Assign)
                           and isinstance(n.targets[0], gast.Name) and n.targets[0].id == b)
             if loads != assigns:
                 ok[b] = False
@@ -630,7 +641,7 @@ class ReverseGen:
 
         # only integer indices are updated in place (``b_w[i] += g``, itself differentiable
         # again); any other index keeps the functional ``add_at``
-        for node in gast.walk(wrapped):
+        for node in walk(wrapped):
             if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and \
                     node.targets[0].id in chosen and not integer_index(node.value.args[1]):
                 chosen.discard(node.targets[0].id)

@@ -15,7 +15,7 @@ from typing import Any
 
 import gast
 
-from .astutil import assign, call, clone, const, name, names_loaded, names_stored
+from .astutil import assign, call, clone, const, name, names_loaded, names_stored, walk
 from .reverse import ReverseGen
 
 __all__ = ["place_saves"]
@@ -33,7 +33,7 @@ def _mutated_names(body: list[Any]) -> set[str]:
     """Names assigned, subscript-assigned, used as loop targets or called methods on."""
     out: set[str] = set()
     for s in body:
-        for sub in gast.walk(s):
+        for sub in walk(s):
             if isinstance(sub, gast.Name) and isinstance(sub.ctx, gast.Store):
                 out.add(sub.id)
             elif isinstance(sub, gast.Subscript) and isinstance(sub.ctx, gast.Store) and \
@@ -48,7 +48,7 @@ def _mutated_names(body: list[Any]) -> set[str]:
 def _mutated_in_place(body: list[Any]) -> set[str]:
     out: set[str] = set()
     for s in body:
-        for sub in gast.walk(s):
+        for sub in walk(s):
             if isinstance(sub, gast.Subscript) and isinstance(sub.ctx, gast.Store) and \
                     isinstance(sub.value, gast.Name):
                 out.add(sub.value.id)
@@ -74,13 +74,20 @@ def find_recompute(body: list[Any], needed: set[str], sites: dict[str, int], sha
     plan: dict[int, list[Any]] = {}
     names: set[str] = set()
     in_place = _mutated_in_place(body)
+    read_cache: dict[int, set[str]] = {}
+
+    def reads(u: Any) -> set[str]:
+        hit = read_cache.get(id(u))
+        if hit is None:
+            hit = read_cache[id(u)] = set(names_loaded(u))
+        return hit
     # The adjoint reads an operand at the recomputation as it is then: right for a value
     # the saves restore (needed), assigned outside every loop, or a loop index that only
     # its loop assigns (the reversed adjoint loop rebinds it); stale for a temporary of
     # the loop body that nothing saves.
     in_loops: set[str] = set()
     indices: set[str] = set()
-    for sub in gast.walk(gast.Module(body=body, type_ignores=[])):
+    for sub in walk(gast.Module(body=body, type_ignores=[])):
         if isinstance(sub, (gast.For, gast.While)):
             in_loops |= set(names_stored(gast.Module(body=sub.body, type_ignores=[])))
             if isinstance(sub, gast.For) and isinstance(sub.target, gast.Name):
@@ -120,9 +127,8 @@ def find_recompute(body: list[Any], needed: set[str], sites: dict[str, int], sha
                 continue
             if any(d in in_loops and d not in needed and d not in indices for d in deps):
                 continue
-            uses = [j for j in range(k + 1, len(stmts)) if t in names_loaded(stmts[j])]
-            if not uses or any(t in names_loaded(stmts[j]) for j in range(uses[-1] + 1,
-                                                                         len(stmts))):
+            uses = [j for j in range(k + 1, len(stmts)) if t in reads(stmts[j])]
+            if not uses:
                 continue
             last = uses[-1]
             between = stmts[k + 1:last]
@@ -191,7 +197,7 @@ class _Saves:
         self.recompute_names: set[str] = set()
         self.in_place: set[str] = set()  # arrays the primal modifies in place
         user = gen.ctx.parsed.node
-        self.user_names = {n.id for n in gast.walk(user) if isinstance(n, gast.Name)}
+        self.user_names = {n.id for n in walk(user) if isinstance(n, gast.Name)}
 
     def unviewed(self, s: Any) -> None:
         """``t = a[1:]`` (a view) of an array modified in place later: a temporary the
@@ -214,7 +220,7 @@ class _Saves:
 
     def count_sites(self, stmts: list[Any]) -> None:
         for s in stmts:
-            for sub in gast.walk(s):
+            for sub in walk(s):
                 if isinstance(sub, gast.Assign) and isinstance(sub.targets[0], gast.Name):
                     self.sites[sub.targets[0].id] = self.sites.get(sub.targets[0].id, 0) + 1
                 elif isinstance(sub, gast.For) and isinstance(sub.target, gast.Name):
