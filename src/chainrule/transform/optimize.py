@@ -115,6 +115,15 @@ def propagate_copies(adjoint: list[Any], adjoint_names: set[str]) -> list[Any]:
     """Remove ``b_a = b_b`` copies between adjoint variables where it is safe."""
     stores = _count_stores(adjoint)
     loads_total = _count_loads(adjoint)
+    facts: dict[int, tuple[Any, dict[str, int], set[str]]] = {}
+
+    def fact(u: Any) -> tuple[dict[str, int], set[str]]:
+        """(how often each name is read, names assigned) of a statement, cached."""
+        hit = facts.get(id(u))
+        if hit is None or hit[0] is not u:
+            hit = (u, _count_loads([u]), _stores(u))
+            facts[id(u)] = hit
+        return hit[1], hit[2]
 
     def block(stmts: list[Any]) -> list[Any]:
         for s in stmts:
@@ -129,12 +138,11 @@ def propagate_copies(adjoint: list[Any], adjoint_names: set[str]) -> list[Any]:
                     and isinstance(s.value, gast.Name) and s.targets[0].id in adjoint_names
                     and s.value.id in adjoint_names and stores.get(s.targets[0].id) == 1):
                 a, b = s.targets[0].id, s.value.id
-                uses = [j for j in range(i + 1, len(stmts)) if a in names_loaded(stmts[j])]
-                found = sum(names_loaded(stmts[j]).count(a) for j in uses)
-                in_block = sum(_count_loads([stmts[j]]).get(a, 0) for j in uses)
-                if uses and in_block == loads_total.get(a, 0) and found:
+                uses = [j for j in range(i + 1, len(stmts)) if a in fact(stmts[j])[0]]
+                in_block = sum(fact(stmts[j])[0][a] for j in uses)
+                if uses and in_block == loads_total.get(a, 0):
                     last = uses[-1]
-                    safe = all(b not in _stores(stmts[j]) for j in range(i + 1, last))
+                    safe = all(b not in fact(stmts[j])[1] for j in range(i + 1, last))
                     nested = any(not isinstance(stmts[j], (gast.Assign, gast.Expr))
                                  for j in uses)
                     if safe and not nested:

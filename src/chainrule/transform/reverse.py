@@ -664,7 +664,14 @@ class ReverseGen:
 
 
 def _has_code(stmts: list[Any]) -> bool:
-    return any(not (isinstance(x, gast.Expr) and isinstance(x.value, gast.Constant))
-               for x in stmts)
+    """Statements besides comments: restores and recomputations count, as they may become
+    code when the saves are placed (``save.py`` prunes what stays empty)."""
+    for x in stmts:
+        if not (isinstance(x, gast.Expr) and isinstance(x.value, gast.Constant)):
+            return True
+        text = x.value.value
+        if isinstance(text, str) and text.startswith(("__restore__", "__recompute__")):
+            return True
+    return False
 
 

@@ -196,6 +196,7 @@ class _Saves:
         self.recompute: dict[int, list[Any]] = {}
         self.recompute_names: set[str] = set()
         self.in_place: set[str] = set()  # arrays the primal modifies in place
+        self.remat_copies: set[int] = set()  # ids of statements the remat markers became
         user = gen.ctx.parsed.node
         self.user_names = {n.id for n in walk(user) if isinstance(n, gast.Name)}
 
@@ -340,14 +341,23 @@ class _Saves:
                 continue
             rid = _marker_id(s, "__remat__")
             if rid is not None:
-                out += [clone(u) for u in self.remat.get(rid, [])]
+                copies = [clone(u) for u in self.remat.get(rid, [])]
+                self.remat_copies |= {id(u) for u in copies}
+                out += copies
                 continue
             for field in ("body", "orelse"):
                 if hasattr(s, field) and isinstance(getattr(s, field), list):
                     setattr(s, field, self.fill(getattr(s, field)) or
                             ([gast.Pass()] if field == "body" else []))
+            if isinstance(s, (gast.For, gast.While, gast.If)) and not self.effective(s.body) \
+                    and not self.effective(s.orelse):
+                continue  # only comments, or restores that restore nothing
             out.append(s)
         return out
+
+    def effective(self, stmts: list[Any]) -> bool:
+        return any(not (isinstance(u, gast.Pass) or id(u) in self.remat_copies or (
+            isinstance(u, gast.Expr) and isinstance(u.value, gast.Constant))) for u in stmts)
 
 
 def place_saves(gen: ReverseGen, body: list[Any], adjoint: list[Any], primal_locals: set[str],
