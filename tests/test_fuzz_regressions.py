@@ -124,6 +124,28 @@ def branches_both_reassign_in_loop(x):
     return np.sum(x)
 
 
+# reverse.py/save.py: a loop whose adjoint is only restores (``s10 += 0.5``: the cotangent
+# passes through unchanged) was dropped with its restores, so the adjoint of ``np.sinc``
+# read s10 after the loop instead of its own result.
+def loop_of_restores_only(y):
+    s10 = np.sinc(y)
+    k16 = 0
+    while k16 < 1:
+        k16 += 1
+        s10 += 0.5
+    return s10 * y
+
+
+def branch_of_restores_only(y):
+    c = 1.0
+    s = 0.0
+    for i in range(3):
+        s = s + y * c
+        if i == 1:
+            c = 2.0
+    return s
+
+
 CASES = [
     (ifexp_keeps_target, (0.7,), 0, True),
     (ifexp_keeps_target, (-0.7,), 0, True),
@@ -142,6 +164,8 @@ CASES = [
     (writes_into_its_argument, (np.array([0.3, -0.4, 1.2]),), 0, False),
     (slice_view_then_write, (-1.45,), 0, False),
     (branches_both_reassign_in_loop, (np.array([0.41, -0.69, -1.38]),), 0, True),
+    (loop_of_restores_only, (-0.69,), 0, True),
+    (branch_of_restores_only, (0.7,), 0, True),
 ]
 
 

@@ -9,6 +9,7 @@ follows hypothesis: ``max_examples`` is the number of programs *checked*.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from hypothesis import HealthCheck, Phase, given, reject, seed, settings
 from .check import Discarded, check_program
 from .program import programs
 
-__all__ = ["FuzzStats", "fuzz"]
+__all__ = ["FuzzStats", "fuzz", "run_parallel"]
 
 
 @dataclass
@@ -87,3 +88,44 @@ def fuzz(n: int, seed_value: int | None = 0, derandomize: bool = False,
     finally:
         stats.seconds = time.perf_counter() - start
     return stats
+
+
+def _describe(exc: BaseException) -> list[str]:
+    subs = getattr(exc, "exceptions", None)  # an ExceptionGroup: several distinct failures
+    if subs:
+        return [text for sub in subs for text in _describe(sub)]
+    return [f"{type(exc).__name__}: {exc}"]
+
+
+def _worker(task: tuple[int, int, int, bool]) -> tuple[FuzzStats, list[str]]:
+    n, seed_value, max_statements, shrink = task
+    stats = FuzzStats()
+    try:
+        stats = fuzz(n, seed_value, max_statements=max_statements, shrink=shrink)
+        return stats, []
+    except BaseException as exc:  # report, do not lose the other workers' counts
+        return stats, _describe(exc)
+
+
+def run_parallel(n: int, jobs: int = 2, seed: int = 0, max_statements: int = 5,
+                 shrink: bool = True) -> tuple[FuzzStats, list[str]]:
+    """Check ``n`` programs in ``jobs`` processes (worker ``j`` uses seed ``seed + j``, so
+    a run is reproducible); returns the merged statistics and the failures' reports."""
+    jobs = max(1, min(jobs, n))
+    shares = [n // jobs + (1 if j < n % jobs else 0) for j in range(jobs)]
+    tasks = [(k, seed + j, max_statements, shrink) for j, k in enumerate(shares)]
+    start = time.perf_counter()
+    if jobs == 1:
+        results = [_worker(tasks[0])]
+    else:
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        with ctx.Pool(jobs) as pool:
+            results = pool.map(_worker, tasks)
+    total = FuzzStats()
+    failures: list[str] = []
+    for stats, failed in results:
+        total.merge(stats)
+        failures += failed
+    total.seconds = time.perf_counter() - start
+    return total, failures

@@ -197,6 +197,7 @@ class _Saves:
         self.recompute_names: set[str] = set()
         self.in_place: set[str] = set()  # arrays the primal modifies in place
         self.remat_copies: set[int] = set()  # ids of statements the remat markers became
+        self.preinit_nodes: set[int] = set()  # ids of the ``v = None`` before loops
         user = gen.ctx.parsed.node
         self.user_names = {n.id for n in walk(user) if isinstance(n, gast.Name)}
 
@@ -324,7 +325,9 @@ class _Saves:
             self.restores[sid] = restores
             result = pre + [s]
             if outer is None and self.preinit.get(sid):
-                result = [assign(v, const(None)) for v in self.preinit[sid]] + result
+                inits = [assign(v, const(None)) for v in self.preinit[sid]]
+                self.preinit_nodes |= {id(u) for u in inits}
+                result = inits + result
             return result
         return [s]
 
@@ -373,7 +376,74 @@ def place_saves(gen: ReverseGen, body: list[Any], adjoint: list[Any], primal_loc
                                                             gen.shapes)
     primal = saves.block(body, False, set(gen.param_names), None, set())
     adjoint = saves.fill(adjoint)
+    primal, adjoint = _drop_unread_saves(primal, adjoint, stack, set(gen.param_names), saves)
+    saves.used = any(_pushed(u, stack) is not None or _is_append(u, stack)
+                     for u in gast.walk(gast.Module(body=primal, type_ignores=[])))
     rebuilt = saves.recompute_names | saves.remat_names  # the adjoint computes these itself
     needed = [n for n in names_loaded(gast.Module(body=adjoint, type_ignores=[]))
               if (n in primal_locals or n == stack) and n not in rebuilt]
     return primal, adjoint, saves.used, needed
+
+
+def _is_append(s: Any, stack: str) -> bool:
+    return (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)
+            and isinstance(s.value.func, gast.Attribute) and s.value.func.attr == "append"
+            and isinstance(s.value.func.value, gast.Name) and s.value.func.value.id == stack)
+
+
+def _pushed(s: Any, stack: str) -> str | None:
+    """``v`` of ``stack.append(v)``."""
+    if _is_append(s, stack) and len(s.value.args) == 1 and isinstance(s.value.args[0], gast.Name):
+        return s.value.args[0].id
+    return None
+
+
+def _popped(s: Any, stack: str) -> str | None:
+    """``v`` of ``v = stack.pop()``."""
+    if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+            and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Attribute)
+            and s.value.func.attr == "pop" and isinstance(s.value.func.value, gast.Name)
+            and s.value.func.value.id == stack and not s.value.args):
+        return s.targets[0].id
+    return None
+
+
+def _drop_unread_saves(primal: list[Any], adjoint: list[Any], stack: str, params: set[str],
+                       saves: _Saves) -> tuple[list[Any], list[Any]]:
+    """Remove the pushes and pops of a variable that no adjoint statement reads any more.
+
+    A branch or loop of the adjoint made only of restores is kept by the reverse pass (its
+    restores may be needed) and dropped by ``fill`` when they restore nothing; what its test
+    (or counter) saved for it is then read by nobody. Every push and every pop of such a
+    variable go together, so the stack stays balanced. (Parameters are read after the
+    adjoint sweep, by the returned gradients, and keep theirs.)"""
+    loads = set(names_loaded(gast.Module(body=adjoint, type_ignores=[])))
+    popped = {v for u in gast.walk(gast.Module(body=adjoint, type_ignores=[]))
+              if (v := _popped(u, stack)) is not None}
+    useless = popped - loads - params
+    if not useless:
+        return primal, adjoint
+
+    def without(stmts: list[Any], drop: Any, prune: bool) -> list[Any]:
+        out = []
+        for u in stmts:
+            if drop(u) in useless:
+                continue
+            for field in ("body", "orelse"):
+                inner = getattr(u, field, None)
+                if isinstance(inner, list):
+                    setattr(u, field, without(inner, drop, prune))
+            if isinstance(u, (gast.For, gast.While, gast.If)):
+                if prune and not saves.effective(u.body) and not saves.effective(u.orelse):
+                    continue
+                u.body = u.body or [gast.Pass()]
+            out.append(u)
+        return out
+
+    def pushed_or_preset(u: Any) -> str | None:
+        if id(u) in saves.preinit_nodes:
+            return u.targets[0].id
+        return _pushed(u, stack)
+
+    return (without(primal, pushed_or_preset, False),
+            without(adjoint, lambda u: _popped(u, stack), True))
