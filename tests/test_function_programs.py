@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from tests.function_programs import PROGRAMS, TRANSFORMER_LIMITATIONS, UNSTAGEABLE
+from tests.function_programs import PROGRAMS, UNSTAGEABLE
 
 
 def assert_same(eager: Any, staged: Any, path: str = "result") -> None:
@@ -68,10 +68,3 @@ def test_unstageable_program_raises_with_the_eager_advice(program: Any) -> None:
         "function_programs.py")
     assert info.value.lineno is not None and info.value.construct
 
-
-@pytest.mark.parametrize("fn", TRANSFORMER_LIMITATIONS, ids=lambda f: f.__name__)
-def test_transformer_limitations_raise_rather_than_differ(fn: Any) -> None:
-    fn()  # eagerly fine
-    with pytest.raises(Exception) as info:  # noqa: PT011 - any error, never a result
-        cr.function(fn)()
-    assert not isinstance(info.value, AssertionError)

@@ -121,7 +121,7 @@ def zeros_like(x):
         return 0.0
     if type(x) is list:
         return [zeros_like(e) for e in x]
-    if type(x) is tuple:
+    if isinstance(x, tuple):
         return tuple(zeros_like(e) for e in x)
     return np.zeros_like(x, dtype=np.result_type(x, 1.0))
 
@@ -150,7 +150,7 @@ def expand_reduced(g, x, axis=None, keepdims=False):
 
 def getitem_adjoint(g, x, index):
     """The cotangent of ``x`` for ``y = x[index]``: zeros with ``g`` added at ``index``."""
-    if type(x) is list or type(x) is tuple:
+    if isinstance(x, (list, tuple)):
         out = [None] * len(x)
         out[index] = g
         return out
@@ -233,7 +233,7 @@ def matmul_adjoint_y(g, x, y):
 
 def add_at(b, index, g):
     """``b`` plus ``g`` scattered at ``index``, as a new value (lists: ``None`` means zero)."""
-    if type(b) is list or type(b) is tuple:
+    if isinstance(b, (list, tuple)):
         out = list(b)
         out[index] = g if out[index] is None else add_grad(out[index], g)
         return out
@@ -334,7 +334,7 @@ def finalize(b, x):
         return zeros_like(x)
     if type(b) is list:
         return [finalize(p, q) for p, q in zip(b, x)]
-    if type(b) is tuple:
+    if isinstance(b, tuple):
         return tuple(finalize(p, q) for p, q in zip(b, x))
     return b
 

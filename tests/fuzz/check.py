@@ -125,6 +125,17 @@ class Tracer:
             self.singular = True
         return np.linalg.norm(v)
 
+    def std(self, v: Any) -> Any:
+        if np.ptp(v) == 0:
+            self.singular = True
+        return np.std(v)
+
+    def eigvalsh(self, a: Any) -> Any:
+        w = np.linalg.eigvalsh(a)
+        if np.min(np.diff(w)) < 1e-6 * max(1.0, float(np.max(np.abs(w)))):
+            self.singular = True  # repeated eigenvalues
+        return w
+
 
 @dataclass
 class Verdict:
@@ -345,7 +356,8 @@ def check_function(fn: Callable[..., Any], args: Sequence[Any],
         values[t] = _evaluate(evaluate, _at(args, wrt, direction, t))
         if tracer is not None:
             if tracer.singular:
-                raise Discarded("non-differentiable point (norm of a zero vector)")
+                raise Discarded("non-differentiable point (norm of a zero vector, std of a "
+                                "constant one, repeated eigenvalues)")
             logs[t] = tracer.log
     if tracer is not None and any(logs[t] != logs[0.0] for t in ts):
         raise Discarded("a decision or kink changes within the finite-difference stencil")

@@ -456,7 +456,7 @@ class _Gen:
                 return E("np.mean({0})", (m,))
             return E("({0} @ {1} @ {2})", (self.expr(e, V, d), m, self.expr(e, V, d)))
 
-        return self.common_options(env, S) + [reduce_v, reduce_m]
+        return self.common_options(env, S) + [reduce_v, reduce_m, self.library_s]
 
     def vector_options(self, env: dict[str, Var]) -> list[Any]:
         def from_m(e: dict[str, Var], d: int, a: bool) -> E:
@@ -506,7 +506,7 @@ class _Gen:
                          tuple(self.expr(e, S, d) for _ in range(3)))
             return E("({0} * C3)", (self.expr(e, S, d),))
 
-        return self.common_options(env, V) + [from_m, reshape]
+        return self.common_options(env, V) + [from_m, reshape, self.library_v]
 
     def matrix_options(self, env: dict[str, Var]) -> list[Any]:
         def build(e: dict[str, Var], d: int, a: bool) -> E:
@@ -523,7 +523,124 @@ class _Gen:
                 return E("({0} * np.eye(3))", (self.expr(e, S, d),))
             return E("np.tril({0})", (self.expr(e, M, d),))
 
-        return self.common_options(env, M) + [build]
+        return self.common_options(env, M) + [build, self.library_m]
+
+    # ------------------------------------------------------------------ more of the library
+    def wellcond(self, env: dict[str, Var], d: int) -> E:
+        """A matrix far from singular: diagonally dominant."""
+        return E("(3.0 * np.eye(3) + 0.5 * np.tanh({0}))", (self.expr(env, M, d),))
+
+    def spd(self, env: dict[str, Var], d: int) -> E:
+        """A symmetric positive definite matrix."""
+        return E("(np.tanh({0}) @ np.tanh({0}).T + np.eye(3))", (self.expr(env, M, d),))
+
+    def library_s(self, env: dict[str, Var], d: int, a: bool) -> E:
+        self.features.add("library")
+        which = self.num(0, 13)
+        v = self.expr(env, V, d)
+        if which == 0:
+            self.features.add("linalg")
+            return E("np.linalg.det({0})", (self.wellcond(env, d),))
+        if which == 1:
+            self.features.add("linalg")
+            return E("np.linalg.slogdet({0})[1]", (self.wellcond(env, d),))
+        if which == 2:
+            return E("np.linalg.norm({0})", (self.expr(env, M, d),), traced="_T.norm({0})")
+        if which == 3:
+            return E("np.std({0})", (v,), traced="_T.std({0})")
+        if which == 4:
+            return E("np.vdot({0}, {1})", (v, self.expr(env, V, d)))
+        if which == 5:
+            return E("np.inner({0}, {1})", (v, self.expr(env, V, d)))
+        if which == 6:
+            return E("np.average({0}, weights={1})", (v, self.domain(env, V, "pos", d)))
+        if which == 7:
+            return E("np.amax({0})", (v,), traced="_T.max({0})")
+        if which == 8:
+            return E("np.nansum({0})", (v,))
+        if which == 9:
+            return E("np.logaddexp2({0}, {1})", (self.expr(env, S, d), self.expr(env, S, d)))
+        if which == 10:
+            return E("np.tan(0.5 * np.tanh({0}))", (self.expr(env, S, d),))
+        if which == 11:
+            self.features.add("linalg")
+            return E("np.linalg.eigvalsh({0})[-1]", (self.spd(env, d),),
+                     traced="_T.eigvalsh({0})[-1]")
+        if which == 12:
+            return E("np.arccosh({0})", (E("(1.0 + {0})", (self.domain(env, S, "pos", d),)),))
+        return E("np.einsum('i,ij,j->', {0}, {1}, {2})", (v, self.expr(env, M, d),
+                                                          self.expr(env, V, d)))
+
+    def library_v(self, env: dict[str, Var], d: int, a: bool) -> E:
+        self.features.add("library")
+        which = self.num(0, 14)
+        if which == 0:
+            return E("np.cross({0}, {1})", (self.expr(env, V, d), self.expr(env, V, d)))
+        if which == 1:
+            return E("np.diagonal({0})", (self.expr(env, M, d, alias=True),), fresh=False)
+        if which == 2:
+            return E("np.diag({0})", (self.expr(env, M, d),))
+        if which == 3:
+            return E("np.einsum('ij,j->i', {0}, {1})", (self.expr(env, M, d),
+                                                          self.expr(env, V, d)))
+        if which == 4:
+            self.features.add("linalg")
+            return E("np.linalg.solve({0}, {1})", (self.wellcond(env, d), self.expr(env, V, d)))
+        if which == 5:
+            return E("np.cumprod({0})", (self.domain(env, V, "pos", d),))
+        if which == 6:
+            return E("np.take({0}, [2, 0, 1])", (self.expr(env, V, d),))
+        if which == 7:
+            return E("np.concatenate([np.diff({0}), {0}[:1]])", (self.expr(env, V, d),))
+        if which == 8:
+            return E("np.hstack([{0}[1:], {0}[:1]])", (self.expr(env, V, d),))
+        if which == 9:
+            return E("np.fmax({0}, {1})", (self.expr(env, V, d), self.expr(env, V, d)),
+                     traced="_T.maximum({0}, {1})")
+        if which == 10:
+            return E("np.average({0}, axis=0, weights={1})",
+                     (self.expr(env, M, d), self.domain(env, V, "pos", d)))
+        if which == 11:
+            return E("np.tensordot({0}, {1}, axes=1)", (self.expr(env, M, d),
+                                                       self.expr(env, V, d)))
+        if which == 12:
+            return E("np.repeat({0}, 3)", (self.expr(env, S, d),))
+        if which == 13:
+            return E("np.rad2deg({0})", (self.expr(env, V, d),))
+        return E("np.matmul({0}, {1})", (self.expr(env, M, d), self.expr(env, V, d)))
+
+    def library_m(self, env: dict[str, Var], d: int, a: bool) -> E:
+        self.features.add("library")
+        which = self.num(0, 11)
+        if which == 0:
+            return E("np.diag({0})", (self.expr(env, V, d),))
+        if which == 1:
+            return E("np.vstack([{0}, {1}, {2}])", tuple(self.expr(env, V, d) for _ in range(3)))
+        if which == 2:
+            self.features.add("linalg")
+            return E("np.linalg.inv({0})", (self.wellcond(env, d),))
+        if which == 3:
+            return E("np.triu({0}, 1)", (self.expr(env, M, d),))
+        if which == 4:
+            return E("np.rot90({0})", (self.expr(env, M, d, alias=True),), fresh=False)
+        if which == 5:
+            return E("np.fliplr({0})", (self.expr(env, M, d, alias=True),), fresh=False)
+        if which == 6:
+            return E("np.swapaxes({0}, 0, 1)", (self.expr(env, M, d, alias=True),), fresh=False)
+        if which == 7:
+            self.features.add("linalg")
+            return E("np.linalg.matrix_power(0.5 * {0}, 2)", (self.expr(env, M, d),))
+        if which == 8:
+            return E("np.einsum('ij,jk->ik', {0}, {1})", (self.expr(env, M, d),
+                                                          self.expr(env, M, d)))
+        if which == 9:
+            return E("({0}[:, None] * {1}[None, :])", (self.expr(env, V, d),
+                                                      self.expr(env, V, d)))
+        if which == 10:
+            self.features.add("linalg")
+            return E("np.linalg.cholesky({0})", (self.spd(env, d),))
+        return E("np.broadcast_to({0}, (3, 3))", (self.expr(env, V, d, alias=True),),
+                 fresh=False)
 
     # ------------------------------------------------------------------ conditions
     def compare(self, env: dict[str, Var], kind: str, d: int, mask: bool = False) -> E:
