@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.rule_cases import CASES, Case
 
 import chainrule
 from chainrule import runtime
 from chainrule.rules import primitive_of, registered_primitives
 from chainrule.rules.registry import registered_attrs, registered_methods
+from tests.rule_cases import CASES, Case
 
 EPS = 1e-6
 RTOL = 1e-5
