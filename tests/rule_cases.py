@@ -606,6 +606,7 @@ case(rt.sum_cotangents, lambda r: ([normal(r, 3), normal(r, 2, 3)], normal(r, 3)
 case(rt.push_grad, lambda r: ([normal(r, 3), normal(r, 2)], [normal(r, 3), normal(r, 2)],
                               normal(r, 4)), argnums=(0, 2))
 case(rt.list_head, lambda r: ([normal(r, 3), normal(r, 2), normal(r, 4)],))
+case(rt.snapshot_all, lambda r: ([normal(r, 3), normal(r, 2)],))
 case(rt.add_grad, lambda r: (normal(r, 3, 4), normal(r, 3, 4)), argnums=(0, 1), label="arrays")
 case(rt.add_grad, lambda r: ([normal(r, 3), normal(r, 2)], [normal(r, 3), normal(r, 2)]),
      argnums=(0, 1), label="lists")

@@ -146,6 +146,28 @@ def branch_of_restores_only(y):
     return s
 
 
+# reverse.py: ``np.size(x)`` in the rule of ``x = np.mean(x)`` was folded to 1 because the
+# new x is a scalar, though there it is the old x, a vector.
+def mean_rebinds_its_argument(x):
+    x = np.mean(x)
+    return x
+
+
+# desugar.py: ``for e in x`` read ``x[i]`` of the rebound x when the body rebinds x; Python
+# iterates over the array x was when the loop started.
+def iterated_name_rebound(x):
+    for i0 in range(3):
+        for e1 in x:
+            x = (e1 * C3) * 0.5 + x
+    return np.sum(x)
+
+
+def enumerated_name_rebound(x):
+    for i, e in enumerate(x):
+        x = x * e
+    return np.sum(x)
+
+
 CASES = [
     (ifexp_keeps_target, (0.7,), 0, True),
     (ifexp_keeps_target, (-0.7,), 0, True),
@@ -166,6 +188,9 @@ CASES = [
     (branches_both_reassign_in_loop, (np.array([0.41, -0.69, -1.38]),), 0, True),
     (loop_of_restores_only, (-0.69,), 0, True),
     (branch_of_restores_only, (0.7,), 0, True),
+    (mean_rebinds_its_argument, (np.array([0.41, -0.69, -1.37]),), 0, True),
+    (iterated_name_rebound, (np.array([0.41, -0.69, -1.37]),), 0, True),
+    (enumerated_name_rebound, (np.array([0.41, -0.69, -1.37]),), 0, True),
 ]
 
 

@@ -2,13 +2,15 @@
 
 Guarantees:
 
-* Pure NumPy, no other import: ``chainrule.source(fn, standalone=True)`` copies this file's
+* NumPy and the standard library's :mod:`copy` only: ``chainrule.source(fn, standalone=True)`` copies this file's
   helper functions into the exported module, so exported gradients run without chainrule.
 * Every helper is written with ``np.*`` calls only, so it also runs on
   :class:`chainrule.Tensor` values (NumPy dispatches to the tape) and can itself be
   differentiated: each helper has VJP and JVP rules in :mod:`chainrule.rules.runtime_rules`.
 * Helpers never mutate their inputs.
 """
+
+import copy
 
 import numpy as np
 
@@ -31,6 +33,7 @@ __all__ = [
     "grad_item",
     "pop_grad",
     "snapshot",
+    "snapshot_all",
     "sum_adjoint",
     "sum_cotangents",
     "push_grad",
@@ -308,6 +311,11 @@ def push_grad(b, x, g):
 def list_head(b):
     """All but the last entry of a cotangent list (the inverse of ``push_grad``)."""
     return list(b[:-1])
+
+
+def snapshot_all(values):
+    """A deep copy of saved values in which values that alias each other still do."""
+    return copy.deepcopy(values)
 
 
 def snapshot(v):

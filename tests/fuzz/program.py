@@ -344,7 +344,7 @@ class _Gen:
         return E(tpl, (self.expr(env, k1, d), self.domain(env, k2, dom, d)))
 
     def unary(self, env: dict[str, Var], kind: str, d: int) -> E:
-        if kind == S and self.num(0, 5) == 0:
+        if kind == S and self.num(0, 19) == 0:
             tpl, dom = self.pick(_MATH)
             self.tape_ok = False  # math.* on a Tensor leaves the tape (as in TensorFlow)
             self.features.add("math")

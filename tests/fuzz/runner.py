@@ -56,9 +56,11 @@ def _reason(exc: Discarded) -> str:
 
 
 def fuzz(n: int, seed_value: int | None = 0, derandomize: bool = False,
-         max_statements: int = 5, shrink: bool = True) -> FuzzStats:
-    """Check ``n`` programs; raises the (shrunk) failure when an engine disagrees."""
-    stats = FuzzStats()
+         max_statements: int = 5, shrink: bool = True, stats: FuzzStats | None = None
+         ) -> FuzzStats:
+    """Check ``n`` programs; raises the (shrunk) failure when an engine disagrees (counting
+    into ``stats`` when given, so the counts survive a failure)."""
+    stats = stats if stats is not None else FuzzStats()
     start = time.perf_counter()
     phases = [Phase.generate] + ([Phase.shrink] if shrink else [])
     counting = {"on": True}
@@ -101,7 +103,7 @@ def _worker(task: tuple[int, int, int, bool]) -> tuple[FuzzStats, list[str]]:
     n, seed_value, max_statements, shrink = task
     stats = FuzzStats()
     try:
-        stats = fuzz(n, seed_value, max_statements=max_statements, shrink=shrink)
+        fuzz(n, seed_value, max_statements=max_statements, shrink=shrink, stats=stats)
         return stats, []
     except BaseException as exc:  # report, do not lose the other workers' counts
         return stats, _describe(exc)

@@ -57,6 +57,7 @@ from ..runtime import (
     seq_item_adjoint,
     setitem_value,
     snapshot,
+    snapshot_all,
     split_like,
     stored_item_adjoint,
     sum_adjoint,
@@ -340,3 +341,5 @@ defjvp(push_grad, lambda t, ans, b, x, g: push_grad(t, x, None), None,
        lambda t, ans, b, x, g: push_grad(None, b if b is not None else x, t))
 defvjp(list_head, lambda g, ans, b: push_grad(g, b, None))
 defjvp(list_head, lambda t, ans, b: list_head(t))
+defvjp(snapshot_all, lambda g, ans, values: g)
+defjvp(snapshot_all, lambda g, ans, values: g)

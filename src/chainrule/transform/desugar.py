@@ -173,8 +173,12 @@ class _Desugar:
             return [s]
         pre: list[Any] = []
 
+        rebound = set(names_stored(gast.Module(body=body, type_ignores=[])))
+
         def seq_name(expr: Any) -> str:
-            if isinstance(expr, gast.Name):
+            # the loop iterates over the object the name had when it started, even if the
+            # body rebinds the name (``for e in x: x = ...``)
+            if isinstance(expr, gast.Name) and expr.id not in rebound:
                 return expr.id
             t = self.namer.fresh("seq")
             pre.append(assign(t, expr))

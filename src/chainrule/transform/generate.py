@@ -280,16 +280,22 @@ class Request:
         seed = gen.adj(ret.id) if isinstance(ret, gast.Name) else prep.ctx.namer.fresh("b_out")
         saved_param = prep.ctx.namer.exact_or_fresh("saved")
         bwd_body: list[Any] = []
+        mutated = _mutated(parts.adjoint, set(saved_names), parts.stack)
+        if mutated and set(mutated) != {parts.stack}:
+            # the adjoint restores arrays in place: work on a copy of everything saved
+            # (one deep copy keeps values that alias each other aliased), so that the
+            # pullback can run again
+            bwd_body.append(assign(saved_param, call(ns.runtime("snapshot_all"),
+                                                     name(saved_param))))
+            mutated = []
         if saved_names:
             tgt = gast.Tuple(elts=[gast.Name(id=n, ctx=gast.Store(), annotation=None,
                                              type_comment=None) for n in saved_names],
                              ctx=gast.Store())
             bwd_body.append(gast.Assign(targets=[tgt], value=name(saved_param),
                                         type_comment=None))
-        for n in _mutated(parts.adjoint, set(saved_names), parts.stack):
+        for n in mutated:
             bwd_body.append(assign(n, call(ns.runtime("snapshot"), name(n))))
-        if isinstance(ret, gast.Name) and not (ret.id in parts.defined or gen.active(ret.id)):
-            pass
         bwd_body += parts.adjoint
         bwd_body.append(gast.Return(value=gast.Tuple(elts=grads, ctx=gast.Load())))
         args = gast.arguments(

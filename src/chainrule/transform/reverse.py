@@ -265,7 +265,10 @@ class ReverseGen:
                     module = self.ns.get(f.value.id)
                     arg = node.args[0].id
                     target = stmt.targets[0] if isinstance(stmt, gast.Assign) else None
-                    if isinstance(target, gast.Name) and target.id == arg:
+                    # ``ans`` is the target, or ``__ans__`` in ``x = f(x)``, where a name
+                    # equal to the target is the operand, the old x
+                    if arg == _ANS or (isinstance(target, gast.Name) and target.id == arg
+                                       and arg not in names_loaded(stmt.value)):
                         cls = shapes.result.get(id(stmt))
                     else:
                         cls = shapes.operand_class(stmt, arg)
