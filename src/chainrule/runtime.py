@@ -2,8 +2,9 @@
 
 Guarantees:
 
-* NumPy and the standard library's :mod:`copy` only: ``chainrule.source(fn, standalone=True)`` copies this file's
-  helper functions into the exported module, so exported gradients run without chainrule.
+* Imports NumPy and the standard library's :mod:`copy` only:
+  ``chainrule.source(fn, standalone=True)`` copies this file's helper functions into the
+  exported module, so exported gradients run without chainrule.
 * Every helper is written with ``np.*`` calls only, so it also runs on
   :class:`chainrule.Tensor` values (NumPy dispatches to the tape) and can itself be
   differentiated: each helper has VJP and JVP rules in :mod:`chainrule.rules.runtime_rules`.
