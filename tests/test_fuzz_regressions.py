@@ -168,6 +168,19 @@ def enumerated_name_rebound(x):
     return np.sum(x)
 
 
+# save.py: an inner loop that breaks (here: returns) saves its index and its iteration
+# counter once per outer iteration; they were popped in the order they were pushed, so each
+# got the other's value and the adjoint replayed too few inner iterations.
+def inner_loop_counter_restored_in_order(x):
+    m3 = x * C3
+    for i5 in range(1, 3):
+        for e6 in x * C3:
+            m3 = m3 / 2.0
+            if i5 > 1:
+                return np.sum(m3) * e6
+    return np.sum(m3)
+
+
 CASES = [
     (ifexp_keeps_target, (0.7,), 0, True),
     (ifexp_keeps_target, (-0.7,), 0, True),
@@ -191,6 +204,7 @@ CASES = [
     (mean_rebinds_its_argument, (np.array([0.41, -0.69, -1.37]),), 0, True),
     (iterated_name_rebound, (np.array([0.41, -0.69, -1.37]),), 0, True),
     (enumerated_name_rebound, (np.array([0.41, -0.69, -1.37]),), 0, True),
+    (inner_loop_counter_restored_in_order, (-0.45,), 0, True),
 ]
 
 

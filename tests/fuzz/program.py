@@ -753,6 +753,8 @@ class _Gen:
         else:
             value = self.expr(env, rhs_kind, d)
         self.features.add("augmented assignment")
+        if var.kind != S:
+            self.tape_ok = False  # ndarray += Tensor writes in place, which no tape records
         return [Assign(var.name, value, op)], False
 
     def s_unpack(self, env: dict[str, Var], ctx: Ctx) -> tuple[list[Any], bool]:

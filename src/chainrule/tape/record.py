@@ -407,7 +407,16 @@ def _ufunc_other(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],
 
     call.__qualname__ = f"{ufunc.__name__}.{method}"
     call.__module__ = "numpy"
-    return apply(call, inputs, kwargs, None)
+    if out_arg is None or method != "__call__":
+        return apply(call, inputs, kwargs, None)
+    try:
+        return apply(call, inputs, kwargs, None)
+    except MissingRuleError:
+        pass  # raised again below with what went wrong: the in-place write
+    raise MissingRuleError(
+        f"numpy.{ufunc.__name__}(..., out=...) would write a watched tensor into a plain "
+        "array in place (as `a += t` does when `a` is a NumPy array), which a tape cannot "
+        "record; write `a = a + t` instead", construct=f"numpy.{ufunc.__name__}")
 
 
 # Primitives recorded by the operators (resolved once; registry entries are stable objects).

@@ -317,7 +317,7 @@ class _Saves:
                 if in_loop and counter in self.needed:
                     self.note_loop_var(counter, outer, bound_outer)
                     pre.append(self.push(name(counter)))
-                    restores.append(assign(counter, self.pop()))
+                    restores.insert(0, assign(counter, self.pop()))  # pushed last, popped first
                 incr = assign(counter, gast.BinOp(left=name(counter), op=gast.Add(),
                                                   right=const(1)))
                 s.body.insert(0, incr)
