@@ -9,7 +9,8 @@
 * forward mode: ``grad(mode="forward")`` and ``jvp`` along a random direction;
 * the eager tape: the same source run on ``Variable``s (every argument) inside a
   ``GradientTape``, and the same tape block staged by ``@chainrule.function`` (when the
-  package has it)
+  package has it; a ``TransformError`` saying it "cannot stage this", its documented
+  answer to code it does not stage, is counted as a refusal, not a failure)
   (programs that write into arrays, build ``np.array`` from a list or call ``math`` are
   skipped there: a Tensor is immutable and leaves the tape there, as in TensorFlow);
 * central finite differences in float64 along the same random direction, extrapolated
@@ -40,8 +41,8 @@ import numpy as np
 
 import chainrule as cr
 
-__all__ = ["Tracer", "Disagreement", "Discarded", "Verdict", "check_program", "check_function",
-           "ENGINES"]
+__all__ = ["Tracer", "Disagreement", "Discarded", "ProgramError", "Verdict", "check_program",
+           "check_function", "ENGINES"]
 
 ENGINES = ("value_and_grad", "grad", "vjp", "elementwise_grad", "forward", "jvp", "function",
            "tape")
@@ -145,6 +146,7 @@ class Verdict:
     derivative: float  # <gradient, direction>
     fd: float
     fd_error: float
+    refused: tuple[str, ...] = ()  # engines that declined the program as documented
 
 
 # --------------------------------------------------------------------------- loading
@@ -261,6 +263,7 @@ def _engines(fn: Callable[..., Any], args: Sequence[Any], argnums: int | tuple[i
     wrt = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     single = isinstance(argnums, int)
     out: dict[str, tuple[Any, list[Any]]] = {}
+    refused: list[str] = []
 
     def listed(g: Any) -> list[Any]:
         return [g] if single else list(g)
@@ -270,6 +273,12 @@ def _engines(fn: Callable[..., Any], args: Sequence[Any], argnums: int | tuple[i
         try:
             with np.errstate(all="ignore"):
                 out[engine] = thunk()
+        except cr.TransformError as exc:
+            if engine == "function" and "cannot stage this" in str(exc):
+                refused.append(engine)  # a documented refusal, with the advice to run eagerly
+            else:
+                where = "".join(traceback.format_exception(exc)[-3:])
+                failure = f"{engine} raised {type(exc).__name__}: {exc}\n{where}"
         except Exception as exc:  # an engine must not fail on supported Python
             where = "".join(traceback.format_exception(exc)[-3:])
             failure = f"{engine} raised {type(exc).__name__}: {exc}\n{where}"
@@ -324,6 +333,8 @@ def _engines(fn: Callable[..., Any], args: Sequence[Any], argnums: int | tuple[i
             return value, list(grads)
 
         run("tape", on_tape)
+    if refused:
+        out["refused"] = (None, refused)
     return out
 
 
@@ -361,47 +372,44 @@ def check_function(fn: Callable[..., Any], args: Sequence[Any],
             logs[t] = tracer.log
     if tracer is not None and any(logs[t] != logs[0.0] for t in ts):
         raise Discarded("a decision or kink changes within the finite-difference stencil")
-    reference = fn(*_copy(args)) if traced is not None else values[0.0]
-    if traced is not None and float(reference) != values[0.0]:
-        raise AssertionError(f"the traced twin computes {values[0.0]!r}, the program "
-                             f"{reference!r}: a bug in tests.fuzz")
+    reference = _evaluate(fn, args) if traced is not None else values[0.0]
+    if reference != values[0.0]:
+        raise ProgramError(f"the traced twin computes {values[0.0]!r}, the program "
+                           f"{reference!r}: a bug in tests.fuzz")
 
     # --- engines
     results = _engines(fn, args, argnums, direction, tape)
+    refused = tuple(results.pop("refused", (None, []))[1])
     flat = {k: v for k, v in results.items() if k != "jvp"}
-
-    def show() -> dict[str, Any]:
-        return {k: v for k, v in results.items()}
-
     for engine, (value, _) in results.items():
         if value is None:
             continue
         v = float(np.asarray(_as_float(value)))
         if v != float(reference):
             _fail("primal value", f"{engine} returns {v!r}, the function {reference!r}",
-                  args, show())
+                  args, results)
     base = flat["value_and_grad"][1]
     for i, g in zip(wrt, base):
         if np.shape(g) != np.shape(args[i]):
             _fail("shape", f"gradient {i} has shape {np.shape(g)}, its argument "
-                  f"{np.shape(args[i])}", args, show())
+                  f"{np.shape(args[i])}", args, results)
     scale = max(float(np.max(np.abs(_as_float(g)))) if np.size(g) else 0.0
                 for _, gs in flat.values() for g in gs)
     if not np.isfinite(scale):
-        _fail("non-finite gradient", "an engine returns inf or nan", args, show())
+        _fail("non-finite gradient", "an engine returns inf or nan", args, results)
     for engine, (_, grads) in flat.items():
         for i, g, ref in zip(wrt, grads, base):
             a, b = _as_float(g), _as_float(ref)
             if a.shape != b.shape or not np.allclose(a, b, rtol=RTOL, atol=RTOL * scale):
                 _fail("engines disagree", f"{engine} vs value_and_grad, argument {i}",
-                      args, show())
+                      args, results)
     terms = [float(np.sum(_as_float(g) * d)) for g, d in zip(base, direction)]
     derivative = sum(terms)
     magnitude = sum(float(np.sum(np.abs(_as_float(g) * d))) for g, d in zip(base, direction))
     t_jvp = float(_as_float(results["jvp"][1][0]))
     if not abs(t_jvp - derivative) <= RTOL * (magnitude + abs(t_jvp)) + 1e-300:
         _fail("engines disagree", f"jvp gives {t_jvp!r}, <gradient, direction> = "
-              f"{derivative!r}", args, show())
+              f"{derivative!r}", args, results)
 
     # --- finite differences (Richardson extrapolation with an error estimate)
     c = [(values[h] - values[-h]) / (2 * h) for h in steps]
@@ -409,11 +417,11 @@ def check_function(fn: Callable[..., Any], args: Sequence[Any],
     r2 = (4 * c[2] - c[1]) / 3
     fmax = max(abs(v) for v in values.values())
     roundoff = 64 * np.finfo(float).eps * max(fmax, 1e-300) / steps[-1]
-    error = 2 * abs(r2 - r1) + roundoff + 1e-9 * abs(r2)
+    error = float(2 * abs(r2 - r1) + roundoff + 1e-9 * abs(r2))
     if not abs(derivative - r2) <= error:
         _fail("finite differences", f"<gradient, direction> = {derivative!r}, central "
-              f"differences give {r2!r} +- {error:.3g}", args, show())
-    return Verdict(tuple(results), derivative, r2, error)
+              f"differences give {r2!r} +- {error:.3g}", args, results)
+    return Verdict(tuple(results), derivative, r2, error, refused)
 
 
 def check_program(program: Any) -> Verdict:

@@ -150,6 +150,22 @@ class While:
             _body(self.body, traced, ind + "    ")
 
 
+@dataclass
+class LocalDef:
+    """A nested ``def name(param): return value`` or ``name = lambda param: value``."""
+
+    name: str
+    param: str
+    value: E
+    is_lambda: bool
+
+    def lines(self, traced: bool, ind: str) -> list[str]:
+        if self.is_lambda:
+            return [f"{ind}{self.name} = lambda {self.param}: {self.value.render(traced)}"]
+        return [f"{ind}def {self.name}({self.param}):",
+                f"{ind}    return {self.value.render(traced)}"]
+
+
 def _body(stmts: list[Any], traced: bool, ind: str) -> list[str]:
     out: list[str] = []
     for s in stmts:
@@ -685,6 +701,8 @@ class _Gen:
         kinds = ["assign", "update", "aug", "assign", "unpack", "subassign"]
         if ctx.depth < 2:
             kinds += ["if", "for", "for_seq", "while", "accumulate"]
+        if not ctx.helper:
+            kinds += ["local_function"]
         if ctx.loops:
             kinds += ["break", "continue"]
         kinds += ["return"]
@@ -965,6 +983,23 @@ class _Gen:
         reduce = self.pick(["sum({0})", "{0}[-1]", "np.sum(np.stack({0}))", "{0}[0] * {0}[-1]"])
         return [Assign(acc, E("[]")), For(i, E(f"range({n})"), body),
                 Assign(out, E(reduce, (_name(acc),)))], False
+
+    def s_local_function(self, env: dict[str, Var], ctx: Ctx) -> tuple[list[Any], bool]:
+        """A nested def or lambda reading variables of ``f`` (a closure), called at once."""
+        self.features.add("nested def or lambda")
+        kind = self.pick([S, V])
+        fname, param = self.fresh("g"), self.fresh("q")
+        inner = dict(env)
+        inner[param] = Var(param, kind)
+        value = self.expr(inner, kind, self.num(1, 2))
+        local = LocalDef(fname, param, value, self.coin())
+        out = self.fresh(kind)
+        call = E(f"{fname}({{0}})", (self.expr(env, kind, self.num(0, 1)),), fresh=False)
+        if self.coin():
+            call = E("({0} + {1})", (call, E(f"{fname}({{0}})",
+                                               (self.expr(env, kind, 0),), fresh=False)))
+        self.bind(env, out, kind, call)
+        return [local, Assign(out, call)], False
 
     def s_break(self, env: dict[str, Var], ctx: Ctx) -> tuple[list[Any], bool]:
         self.features.add("break")

@@ -28,6 +28,7 @@ class FuzzStats:
     checked: int = 0
     discarded: Counter[str] = field(default_factory=Counter)
     engines: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)
     features: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
@@ -35,6 +36,7 @@ class FuzzStats:
         self.checked += other.checked
         self.discarded.update(other.discarded)
         self.engines.update(other.engines)
+        self.refused.update(other.refused)
         self.features.update(other.features)
         self.seconds = max(self.seconds, other.seconds)
 
@@ -45,6 +47,9 @@ class FuzzStats:
             lines.append(f"  discarded {n:6d}  {reason}")
         lines.append("engines run: " + ", ".join(f"{k} {v}" for k, v in
                                                  sorted(self.engines.items())))
+        if self.refused:
+            lines.append("programs an engine declined (documented limits): " + ", ".join(
+                f"{k} {v}" for k, v in sorted(self.refused.items())))
         lines.append("constructs (programs containing them): " + ", ".join(
             f"{k} {v}" for k, v in sorted(self.features.items())))
         return "\n".join(lines)
@@ -81,6 +86,7 @@ def fuzz(n: int, seed_value: int | None = 0, derandomize: bool = False,
         if counting["on"]:
             stats.checked += 1
             stats.engines.update(verdict.engines)
+            stats.refused.update(verdict.refused)
             stats.features.update(program.features)
 
     if seed_value is not None and not derandomize:
