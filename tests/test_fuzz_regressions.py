@@ -212,3 +212,16 @@ CASES = [
                          ids=[f"{c[0].__name__}-{k}" for k, c in enumerate(CASES)])
 def test_engines_agree(fn, args, argnums, tape):
     check_function(fn, args, argnums, tape=tape)
+
+
+def test_hessian_of_a_function_that_writes_into_its_argument():
+    """forward_api.py: the Hessian (forward over reverse) ran one JVP of the reverse-mode
+    gradient per column on the argument the function writes into."""
+    import chainrule as cr
+
+    x = np.array([0.3, -0.4, 1.2])
+    hessian = cr.hessian(writes_into_its_argument)(x.copy())
+    eps = 1e-6
+    columns = [(cr.grad(writes_into_its_argument)(x + eps * e) -
+                cr.grad(writes_into_its_argument)(x - eps * e)) / (2 * eps) for e in np.eye(3)]
+    np.testing.assert_allclose(hessian, np.array(columns).T, rtol=1e-6, atol=1e-8)

@@ -175,7 +175,7 @@ def _mutated_params(prep: Prepared, params: list[str]) -> set[str]:
 
 
 def _build_jacfwd(fun: Any, wrt: list[str], multiple: bool, kind: str,
-                  label: str | None = None) -> Any:
+                  label: str | None = None, original: Any = None) -> Any:
     """``kind`` is "grad" (forward-mode gradient), "jacfwd" or "hessian"."""
     label = label or fun.__name__
     api = {"grad": "grad", "jacfwd": "jacfwd", "hessian": "hessian"}[kind]
@@ -194,6 +194,8 @@ def _build_jacfwd(fun: Any, wrt: list[str], multiple: bool, kind: str,
     # one JVP per column: a function that writes into its array arguments gets a copy
     # each time, or the second column would start from the first one's result
     mutated = _mutated_params(prep, params)
+    if original is not None:  # the Hessian's inner jacrev runs the original function
+        mutated |= _mutated_params(_prepared(original, api, need_return=True), params)
     args_node = prep.parsed.node.args
 
     def arg(a: str) -> str:
@@ -305,7 +307,8 @@ def hessian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callab
     nums, multiple, wrt = _normalize_argnums(fun, argnums, "hessian")
     inner = jacrev(fun, nums if multiple else nums[0])
     return _cached(fun, ("hessian", nums, multiple),
-                   lambda: _build_jacfwd(inner, wrt, multiple, "hessian", fun.__name__))
+                   lambda: _build_jacfwd(inner, wrt, multiple, "hessian", fun.__name__,
+                                         original=fun))
 
 
 def hvp(fun: Callable[..., Any], primals: Sequence[Any], vectors: Sequence[Any]) -> Any:

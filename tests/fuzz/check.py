@@ -434,12 +434,12 @@ def check_program(program: Any) -> Verdict:
     try:
         return check_function(plain.f, program.args, program.argnums, twin.f, tracer,
                               tape=program.tape_ok)
-    except Disagreement as exc:
+    except (Disagreement, ProgramError) as exc:
         failure = exc
     finally:
         unload_module(plain)
         unload_module(twin)
         sys.modules.pop(plain.__name__, None)
         sys.modules.pop(twin.__name__, None)
-    raise Disagreement(f"{failure}\n--- the program (argnums={program.argnums!r}) ---\n"
-                       f"{program.source()}")
+    raise type(failure)(f"{failure}\n--- the program (argnums={program.argnums!r}) ---\n"
+                        f"{program.source()}")

@@ -594,8 +594,8 @@ class _Gen:
             return E("np.cross({0}, {1})", (self.expr(env, V, d), self.expr(env, V, d)))
         if which == 1:
             return E("np.diagonal({0})", (self.expr(env, M, d, alias=True),), fresh=False)
-        if which == 2:
-            return E("np.diag({0})", (self.expr(env, M, d),))
+        if which == 2:  # a read-only view of the diagonal
+            return E("np.diag({0})", (self.expr(env, M, d, alias=True),), fresh=False)
         if which == 3:
             return E("np.einsum('ij,j->i', {0}, {1})", (self.expr(env, M, d),
                                                           self.expr(env, V, d)))
@@ -745,10 +745,10 @@ class _Gen:
             value = E(tpl, (_name(var.name), self.expr(env, kind, self.num(0, 2))))
         if ctx.structured and var.owned and not value.fresh:
             value = E("({0} * 1.0)", (value,))
-        if ctx.structured and not var.owned and var.kind != S and value.fresh:
-            pass  # stays possibly aliased: the flag is only ever cleared at top level
         if kind != var.kind:
             self.features.add("kind change")
+        # inside a branch or loop a possibly aliased array stays so (other paths, other
+        # iterations); at top level a fresh value makes it unaliased
         env[var.name] = Var(var.name, kind, owned=kind != S and value.fresh and
                             (var.owned or not ctx.structured))
         return [Assign(var.name, value)], False
@@ -849,9 +849,6 @@ class _Gen:
             value = E("np.tanh({0})", (value,))
         return pre + [Assign(target.render(), value, op)], False
 
-    def _branch_env(self, env: dict[str, Var]) -> dict[str, Var]:
-        return dict(env)
-
     def _merge(self, env: dict[str, Var], outs: list[dict[str, Var]]) -> None:
         """Variables that existed before keep their kind; ownership is lost if any path
         made them aliased. New names stay local to the branch or loop."""
@@ -870,7 +867,7 @@ class _Gen:
         join = self.fresh(join_kind) if join_kind else None
         for k in range(n + has_else):
             test = self.cond(env, 2) if k < n else None
-            benv = self._branch_env(env)
+            benv = dict(env)
             body, done = self.block(benv, inner, 3, at_least=1)
             if not done:
                 if join:

@@ -62,6 +62,7 @@ from .astutil import (
 from .desugar import Context, LocalFunction
 from .emit import COMMENT_TAG, Namespace, render
 from .generate import Generated, Prepared, Request, prepare
+from .inline import inline_rule
 from .optimize import dedupe_comments, fold_primal, simplify
 from .parse import Parsed, parse_function
 from .resolve import Callee, resolve_callee
@@ -109,12 +110,6 @@ def _is_add_at(obj: Any) -> bool:
     return getattr(obj, "__self__", None) is np.add and getattr(obj, "__name__", "") == "at"
 
 
-def _literal(value: Any) -> bool:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return True
-    if isinstance(value, tuple):
-        return all(_literal(v) for v in value)
-    return False
 
 
 def _signature(args: Any) -> inspect.Signature:
@@ -431,49 +426,9 @@ class ForwardGen:
     # ------------------------------------------------------------------ rule inlining
     def inline(self, rule: Any, g: Any, ans: Any, args: list[Any], keywords: list[Any],
                where: Any, prim: Any) -> Any:
-        tpl = rule.template()
-        params = tpl.params
-        mapping: dict[str, Any] = {params[0]: g, params[1]: ans}
-        rest = params[2:]
-        positional = list(args)
-        extra: list[Any] = []
-        kwnames = {k.arg for k in keywords}
-        for p in [q for q in rest if q not in tpl.kwonly]:
-            if positional and p not in kwnames:
-                mapping[p] = positional.pop(0)
-        if positional:
-            if tpl.varargs is None:
-                raise self.error(f"too many arguments in the call to {prim.name}", where,
-                                 prim.name)
-            extra = positional
-        for k in keywords:
-            if k.arg not in rest:
-                raise self.error(
-                    f"{prim.name}() got keyword argument {k.arg!r} that its derivative rule "
-                    "does not accept; register a rule with that parameter (chainrule.defjvp)",
-                    where, prim.name)
-            mapping[k.arg] = k.value
-        for p in rest:
-            if p in mapping:
-                continue
-            if p not in tpl.defaults:
-                raise self.error(f"missing argument {p!r} in the call to {prim.name}", where,
-                                 prim.name)
-            default = tpl.defaults[p]
-            mapping[p] = const(default) if _literal(default) else \
-                name(self.ns.bind(f"{p}_default", default))
-        if tpl.expr is None:
-            fn_name = self.ns.bind_rule(rule, prim)
-            call_args = [mapping[params[0]], mapping[params[1]]] + [mapping[p] for p in rest] \
-                + extra
-            return call(name(fn_name), *[clone(a) for a in call_args])
-        if tpl.varargs is not None:
-            mapping[tpl.varargs] = gast.Tuple(elts=extra, ctx=gast.Load())
-        for free, obj in tpl.free.items():
-            bound = self.ns.bind(free, obj)
-            if bound != free:
-                mapping[free] = name(bound)
-        return simplify(substitute(tpl.expr, mapping))
+        expr = inline_rule(rule, g, ans, args, keywords, self.ns, prim,
+                           lambda message, construct: self.error(message, where, construct))
+        return simplify(expr)
 
     def prim_tangent(self, prim: Any, args: list[Any], keywords: list[Any], s: Any,
                      t: str) -> Any:

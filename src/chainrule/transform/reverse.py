@@ -42,6 +42,7 @@ from .astutil import (
     walk,
 )
 from .desugar import Context
+from .inline import inline_rule
 from .optimize import simplify
 from .resolve import Callee
 
@@ -82,12 +83,6 @@ class Marker:
         return gast.Expr(value=gast.Constant(value=f"__comment__{text}", kind=None))
 
 
-def _literal(value: Any) -> bool:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return True
-    if isinstance(value, tuple):
-        return all(_literal(v) for v in value)
-    return False
 
 
 def _index_expr(slice_node: Any) -> Any:
@@ -199,53 +194,9 @@ class ReverseGen:
 
     def inline(self, rule: Any, g: Any, ans: Any, args: list[Any], keywords: list[Any],
                where: Any, prim: Any) -> Any:
-        tpl = rule.template()
-        params = tpl.params
-        mapping: dict[str, Any] = {params[0]: g, params[1]: ans}
-        rest = params[2:]
-        positional = list(args)
-        extra = []
-        kwnames = {k.arg for k in keywords}
-        for p in [q for q in params[2:] if q not in tpl.kwonly]:
-            if positional and p not in kwnames:
-                mapping[p] = positional.pop(0)
-        if positional:
-            if tpl.varargs is None:
-                raise self.error(f"too many arguments in the call to {prim.name}", where,
-                                 prim.name)
-            extra = positional
-        for k in keywords:
-            if k.arg not in rest:
-                raise self.error(
-                    f"{prim.name}() got keyword argument {k.arg!r} that its derivative rule "
-                    "does not accept; register a rule with that parameter (chainrule.defvjp)",
-                    where, prim.name)
-            mapping[k.arg] = k.value
-        for p in rest:
-            if p in mapping:
-                continue
-            if p not in tpl.defaults:
-                raise self.error(f"missing argument {p!r} in the call to {prim.name}", where,
-                                 prim.name)
-            default = tpl.defaults[p]
-            mapping[p] = const(default) if _literal(default) else \
-                name(self.ns.bind(f"{p}_default", default))
-        if tpl.expr is None:
-            fn_name = self.ns.bind_rule(rule, prim)
-            positional_params = [p for p in rest if p not in tpl.kwonly]
-            call_args = [mapping[params[0]], mapping[params[1]]] + \
-                [mapping[p] for p in positional_params] + extra
-            node = call(name(fn_name), *call_args)
-            node.keywords = [gast.keyword(arg=p, value=mapping[p]) for p in rest
-                             if p in tpl.kwonly]
-            return node
-        if tpl.varargs is not None:
-            mapping[tpl.varargs] = gast.Tuple(elts=extra, ctx=gast.Load())
-        for free, obj in tpl.free.items():
-            bound = self.ns.bind(free, obj)
-            if bound != free:
-                mapping[free] = name(bound)
-        return simplify(self.static_shapes(substitute(tpl.expr, mapping), where))
+        expr = inline_rule(rule, g, ans, args, keywords, self.ns, prim,
+                           lambda message, construct: self.error(message, where, construct))
+        return simplify(self.static_shapes(expr, where))
 
     def static_shapes(self, expr: Any, where: Any) -> Any:
         """``np.size(s)``, ``np.ndim(s)``, ``np.shape(s)`` of a value known to be a Python
