@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+import chainrule as cr
 from tests.fuzz.check import check_function
 
 C3 = np.array([0.5, -1.25, 2.0])
@@ -217,8 +218,6 @@ def test_engines_agree(fn, args, argnums, tape):
 def test_hessian_of_a_function_that_writes_into_its_argument():
     """forward_api.py: the Hessian (forward over reverse) ran one JVP of the reverse-mode
     gradient per column on the argument the function writes into."""
-    import chainrule as cr
-
     x = np.array([0.3, -0.4, 1.2])
     hessian = cr.hessian(writes_into_its_argument)(x.copy())
     eps = 1e-6

@@ -18,7 +18,7 @@ from .astutil import walk
 from .desugar import Context
 from .resolve import Callee, resolve_callee
 
-__all__ = ["Activity", "analyse", "operand_names", "NONDIFF_ATTRS"]
+__all__ = ["Activity", "analyse", "propagate", "operand_names", "NONDIFF_ATTRS"]
 
 NONDIFF_ATTRS = frozenset({
     "shape", "ndim", "size", "dtype", "itemsize", "nbytes", "flags", "strides",
@@ -111,9 +111,9 @@ def _edges(body: list[Any], ctx: Context, local_names: set[str]) -> list[tuple[s
     return edges
 
 
-def analyse(fdef: Any, ctx: Context, local_names: set[str], wrt: list[str],
-            outputs: list[str]) -> Activity:
-    edges = _edges(fdef.body, ctx, local_names)
+def propagate(edges: list[tuple[str, list[str]]], wrt: list[str], outputs: list[str]
+              ) -> tuple[set[str], set[str]]:
+    """(varied, useful) names over ``(target, operands)`` edges, by fixed-point iteration."""
     varied = set(wrt)
     changed = True
     while changed:
@@ -132,6 +132,10 @@ def analyse(fdef: Any, ctx: Context, local_names: set[str], wrt: list[str],
                     if n in varied and n not in useful:
                         useful.add(n)
                         changed = True
+    return varied, useful
+
+
+def analyse(fdef: Any, ctx: Context, local_names: set[str], wrt: list[str],
+            outputs: list[str]) -> Activity:
+    varied, useful = propagate(_edges(fdef.body, ctx, local_names), wrt, outputs)
     return Activity(varied=varied, useful=useful)
-
-

@@ -46,7 +46,7 @@ import numpy as np
 from .. import forward_rules, runtime  # noqa: F401  (forward_rules registers rules)
 from ..errors import MissingRuleError, TransformError
 from ..rules import registry
-from .activity import NONDIFF_ATTRS, operand_names
+from .activity import NONDIFF_ATTRS, operand_names, propagate
 from .astutil import (
     Namer,
     assign,
@@ -326,25 +326,7 @@ def _edges(body: list[Any], ctx: Context, local_names: set[str]) -> list[tuple[s
 def forward_activity(fdef: Any, ctx: Context, local_names: set[str], wrt: list[str],
                      outputs: list[str]) -> ForwardActivity:
     """Varied (from ``wrt``) and useful (towards ``outputs``) variables, by name."""
-    edges = _edges(fdef.body, ctx, local_names)
-    varied = set(wrt)
-    changed = True
-    while changed:
-        changed = False
-        for target, names in edges:
-            if target not in varied and any(n in varied for n in names):
-                varied.add(target)
-                changed = True
-    useful = set(outputs)
-    changed = True
-    while changed:
-        changed = False
-        for target, names in edges:
-            if target in useful:
-                for n in names:
-                    if n in varied and n not in useful:
-                        useful.add(n)
-                        changed = True
+    varied, useful = propagate(_edges(fdef.body, ctx, local_names), wrt, outputs)
     return ForwardActivity(varied=varied, useful=useful)
 
 
