@@ -949,7 +949,7 @@ class _Gen:
         self.features.add("while")
         k = self.fresh("k")
         limit = self.num(1, 4)
-        env[k] = Var(k, S, is_int=True, lo=0, hi=limit, readonly=True)
+        env[k] = Var(k, S, is_int=True, lo=0, hi=limit + 1, readonly=True)  # at most limit+1
         init = Assign(k, E("0"))
         if self.num(0, 2) == 0:  # while True with a break
             self.features.add("break")
@@ -988,13 +988,17 @@ class _Gen:
         fname, param = self.fresh("g"), self.fresh("q")
         inner = dict(env)
         inner[param] = Var(param, kind)
-        value = self.expr(inner, kind, self.num(1, 2))
+        # the result may be the argument or a captured array (or a view of them): neither
+        # may be an array the function later writes in place
+        value = self.expr(inner, kind, self.num(1, 2), alias=True)
         local = LocalDef(fname, param, value, self.coin())
         out = self.fresh(kind)
-        call = E(f"{fname}({{0}})", (self.expr(env, kind, self.num(0, 1)),), fresh=False)
+        call = E(f"{fname}({{0}})", (self.expr(env, kind, self.num(0, 1), alias=True),),
+                 fresh=False)
         if self.coin():
             call = E("({0} + {1})", (call, E(f"{fname}({{0}})",
-                                               (self.expr(env, kind, 0),), fresh=False)))
+                                               (self.expr(env, kind, 0, alias=True),),
+                                               fresh=False)))
         self.bind(env, out, kind, call)
         return [local, Assign(out, call)], False
 
