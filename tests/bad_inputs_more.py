@@ -154,6 +154,20 @@ def returns_tuple(x):
     return x * 2.0, x
 
 
+def modifies_iterated_array(x):
+    for e in x:
+        x *= np.tanh(e)  # LINE modifies iterated
+    return np.sum(x)
+
+
+def modifies_enumerated_array(x):
+    s = 0.0
+    for i, e in enumerate(x):
+        s = s + e
+        x += s  # LINE modifies enumerated
+    return s
+
+
 def returns_list(x):
     return [x * 2.0]
 

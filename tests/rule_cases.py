@@ -556,6 +556,7 @@ case(builtins.min, lambda r: (scalar(r, 0.1, 1), scalar(r, -1, 0)), argnums=(0, 
      label="second")
 case(builtins.sum, lambda r: ([normal(r, 3), normal(r, 3), normal(r, 3)],), label="arrays")
 case(builtins.sum, lambda r: ([scalar(r), scalar(r)],), label="floats")
+case(builtins.sum, lambda r: (normal(r, 4, 3),), label="rows of an array")
 
 # --------------------------------------------------------------------------- chainrule's own
 
@@ -597,15 +598,20 @@ case(rt.stored_item_adjoint, lambda r: (normal(r, 3, 4), (slice(None), 0), norma
      label="column")
 case(rt.stored_item_adjoint, lambda r: (normal(r, 3, 4), (slice(None), 0), scalar(r)),
      label="broadcast float")
+case(rt.at_adjoint, lambda r: (normal(r, 3, 4), 1, normal(r, 4)))
+case(rt.at_adjoint, lambda r: (normal(r, 3, 4), (slice(None), 2), 0.5), label="broadcast")
+case(rt.at_adjoint, lambda r: ([normal(r, 3), normal(r, 2)], 1, normal(r, 2)), label="list")
 case(rt.grad_item, lambda r: (normal(r, 3, 4), 1, normal(r, 4)))
 case(rt.snapshot, lambda r: (normal(r, 3, 4),))
 case(rt.owned, lambda r: (normal(r, 3, 4), normal(r, 3, 4)))
 case(rt.finalize, lambda r: ([normal(r, 3), normal(r, 2)], [normal(r, 3), normal(r, 2)]))
 case(rt.sum_adjoint, lambda r: (normal(r, 3), [normal(r, 3), normal(r, 2, 3)]))
+case(rt.sum_adjoint, lambda r: (normal(r, 3), normal(r, 4, 3)), label="array")
 case(rt.sum_cotangents, lambda r: ([normal(r, 3), normal(r, 2, 3)], normal(r, 3)))
 case(rt.push_grad, lambda r: ([normal(r, 3), normal(r, 2)], [normal(r, 3), normal(r, 2)],
                               normal(r, 4)), argnums=(0, 2))
-case(rt.list_head, lambda r: ([normal(r, 3), normal(r, 2), normal(r, 4)],))
+case(rt.list_prefix, lambda r: ([normal(r, 3), normal(r, 2), normal(r, 4)], 2))
+case(rt.list_prefix, lambda r: ([normal(r, 3), normal(r, 2), normal(r, 4)], 3), label="all")
 case(rt.snapshot_all, lambda r: ([normal(r, 3), normal(r, 2)],))
 case(rt.add_grad, lambda r: (normal(r, 3, 4), normal(r, 3, 4)), argnums=(0, 1), label="arrays")
 case(rt.add_grad, lambda r: ([normal(r, 3), normal(r, 2)], [normal(r, 3), normal(r, 2)]),

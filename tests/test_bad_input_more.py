@@ -57,6 +57,10 @@ TRANSFORM_CASES = [
     ("nested_async", "nested async", "async", (0.5,)),
     ("nested_class", "nested class", "class", (0.5,)),
     ("nested_with", "nested with", "with", (0.5,)),
+    ("modifies_iterated_array", "modifies iterated", "in-place change of an iterated sequence",
+     (X3,)),
+    ("modifies_enumerated_array", "modifies enumerated",
+     "in-place change of an iterated sequence", (X3,)),
 ]
 
 ENTRY_POINTS = {

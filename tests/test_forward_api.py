@@ -286,3 +286,17 @@ def test_hvp_on_rosenbrock_10000_never_forms_the_hessian():
         best["hvp"] = min(best["hvp"], once(lambda: cr.hvp(rosenbrock, (x,), (v,))))
     ratio = best["hvp"] / best["grad"]
     assert ratio < 8.0, ratio  # measured about 2.7 (docs/performance.md)
+
+
+def _pair_function(p):
+    a, b = p
+    return a * b[0] + b[1]
+
+
+def test_jvp_of_structured_primals():
+    out, tangent = cr.jvp(_pair_function, ((2.0, [3.0, 4.0]),), ((1.0, [0.0, 1.0]),))
+    assert out == 10.0 and tangent == 4.0
+    with pytest.raises(ValueError, match=r"tangent 0\[1\] must be a list or tuple of 2"):
+        cr.jvp(_pair_function, ((2.0, [3.0, 4.0]),), ((1.0, 0.0),))
+    with pytest.raises(ValueError, match=r"tangent 0\[1\]\[0\] has shape \(2,\)"):
+        cr.jvp(_pair_function, ((2.0, [3.0, 4.0]),), ((1.0, [np.ones(2), 0.0]),))

@@ -182,6 +182,18 @@ def inner_loop_counter_restored_in_order(x):
     return np.sum(m3)
 
 
+# runtime.py: the reverse-mode rule of the built-in ``sum`` over an array (its rows) gave a
+# list cotangent (TypeError in the generated code).
+def builtin_sum_of_array_rows(x):
+    x = (x * 0.9 + C3)
+    return sum(x)
+
+
+def builtin_sum_of_matrix_rows(x):
+    m = np.outer(x, C3)
+    return np.sum(sum(m * m) * C3)
+
+
 CASES = [
     (ifexp_keeps_target, (0.7,), 0, True),
     (ifexp_keeps_target, (-0.7,), 0, True),
@@ -206,6 +218,8 @@ CASES = [
     (iterated_name_rebound, (np.array([0.41, -0.69, -1.37]),), 0, True),
     (enumerated_name_rebound, (np.array([0.41, -0.69, -1.37]),), 0, True),
     (inner_loop_counter_restored_in_order, (-0.45,), 0, True),
+    (builtin_sum_of_array_rows, (np.array([0.41, -0.69, -1.38]),), 0, False),
+    (builtin_sum_of_matrix_rows, (np.array([0.41, -0.69, -1.38]),), 0, True),
 ]
 
 
@@ -213,6 +227,18 @@ CASES = [
                          ids=[f"{c[0].__name__}-{k}" for k, c in enumerate(CASES)])
 def test_engines_agree(fn, args, argnums, tape):
     check_function(fn, args, argnums, tape=tape)
+
+
+def test_changing_the_iterated_array_in_place_is_refused():
+    """desugar.py: ``for e in x: x *= ...`` changed x in place in Python (the loop sees the
+    new items) but rebinds in derivative code; the value returned differed. It is refused."""
+    def f(x):
+        for e in x:
+            x *= np.tanh(e * C3[0])
+        return np.sum(x)
+
+    with pytest.raises(cr.TransformError, match="modifies the sequence it iterates over"):
+        cr.grad(f)(np.array([0.41, -0.69, -1.38]))
 
 
 def test_hessian_of_a_function_that_writes_into_its_argument():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule.testing import check_grads
 from tests import corpus as c
 from tests.util import copy_args, differentiable_argnums
 
@@ -117,6 +118,39 @@ def test_reverse_three_deep_sin_squared():
     d3 = cr.grad(cr.grad(cr.grad(sin_squared)))
     for x in (-1.3, 0.4, 2.2):
         assert d3(x) == pytest.approx(-4.0 * np.sin(2 * x), rel=1e-10)
+
+
+def test_reverse_three_deep_loop_polynomial():
+    """The second derivative pushes and pops values on stacks; the third reverse pass undoes
+    those pops and pushes with cotangent lists of their own."""
+    d3 = cr.grad(cr.grad(cr.grad(loop_polynomial)))
+    for x in (-1.3, 0.4, 2.2):
+        assert d3(x) == pytest.approx(48.0 * x - 6.0, rel=1e-10)
+
+
+@pytest.mark.parametrize("fn, args", [
+    pytest.param(fn, args, id=f"{fn.__name__}-{k}")
+    for fn, arglist in c.CASES
+    if fn in (c.for_range_start, c.while_counter, c.while_break, c.calls_in_loop,
+              c.subscript_write_loop, c.nested_loops, c.return_in_loop, c.for_range_step)
+    for k, args in enumerate(arglist)
+])
+def test_reverse_three_deep_agrees_with_forward_three_deep(fn, args):
+    x, rest = args[0], args[1:]
+    reverse = cr.grad(cr.grad(cr.grad(fn)))(x, *rest)
+    fwd = {"mode": "forward"}
+    forward = cr.grad(cr.grad(cr.grad(fn, **fwd), **fwd), **fwd)(x, *rest)
+    np.testing.assert_allclose(reverse, forward, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("fn", [c.for_range_start, c.for_over_array, c.rnn, c.list_sum,
+                                c.subscript_aug, c.methods, c.calls_in_loop],
+                         ids=lambda fn: fn.__name__)
+def test_vjp_three_deep_matches_finite_differences(fn):
+    """``check_grads`` to order 3 in reverse mode: the pullback of the pullback of the
+    pullback, through saved tuples that hold stacks, indices and axes."""
+    args = next(arglist[0] for f, arglist in c.CASES if f is fn)
+    check_grads(fn, args, order=3, modes=("rev",))
 
 
 def test_elementwise_grad_three_deep():

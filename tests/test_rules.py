@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import inspect
 import math
 import subprocess
 import sys
@@ -238,6 +239,23 @@ def test_every_runtime_helper_is_registered() -> None:
         "them cannot be differentiated again; register VJP and JVP rules (or "
         "nondifferentiable) in src/chainrule/rules/runtime_rules.py")
 
+
+
+def test_every_runtime_helper_parameter_has_a_rule_or_is_declared_nondifferentiable() -> None:
+    """Third-order code differentiates generated code with respect to saved values, so any
+    positional parameter of a helper can be active there (an ``axis`` read from the saved
+    tuple): each needs a rule, or ``None`` in ``defvjp``/``defjvp``."""
+    missing = []
+    for name in runtime.__all__:
+        prim = primitive_of(getattr(runtime, name))
+        if prim is None or prim.nondiff:
+            continue
+        params = inspect.signature(prim.fn).parameters.values()
+        n = len([p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])
+        for table in (prim.vjps, prim.jvps):
+            missing += [f"{name} argument {i}" for i in range(n)
+                        if i not in table and i not in prim.nondiff_args]
+    assert not missing, missing
 
 # --------------------------------------------------------------------------- templates
 

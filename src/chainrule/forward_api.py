@@ -105,6 +105,23 @@ def _fit(tangent: Any, out: Any) -> Any:
     return tangent
 
 
+def _check_tangent(p: Any, t: Any, where: str) -> None:
+    """A tangent has its primal's structure (lists and tuples of the same lengths) and, at
+    each leaf, its shape (``None`` is a zero tangent)."""
+    if t is None:
+        return
+    if isinstance(p, (list, tuple)):
+        if not isinstance(t, (list, tuple)) or len(t) != len(p):
+            raise ValueError(f"chainrule.jvp: {where} must be a list or tuple of {len(p)} "
+                             f"tangents like its primal, got {type(t).__name__}")
+        for k, (pe, te) in enumerate(zip(p, t)):
+            _check_tangent(pe, te, f"{where}[{k}]")
+        return
+    if isinstance(t, (list, tuple)) or np.shape(p) != np.shape(t):
+        raise ValueError(f"chainrule.jvp: {where} has shape {np.shape(t)} but its primal has "
+                         f"shape {np.shape(p)}")
+
+
 def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
         ) -> tuple[Any, Any]:
     """``(fun(*primals), J @ tangents)``: the value and its directional derivative, as in
@@ -125,9 +142,8 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
         raise TypeError(f"chainrule.jvp: {fun.__name__} takes {n} positional arguments but "
                         f"{len(primals)} primals were given")
     for i, (p, t) in enumerate(zip(primals, tangents, strict=True)):
-        if t is not None and np.shape(p) != np.shape(t):
-            raise ValueError(f"chainrule.jvp: tangent {i} has shape {np.shape(t)} but its "
-                             f"primal has shape {np.shape(p)}")
+        if t is not None:
+            _check_tangent(p, t, f"tangent {i}")
     fn = make_jvp(fun, tuple(range(len(primals))))
     out, tangent = fn(*primals, **dict(zip(fn.__chainrule_tangents__, tangents, strict=True)))
     return out, _fit(tangent, out)

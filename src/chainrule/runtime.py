@@ -31,6 +31,7 @@ __all__ = [
     "add_at",
     "zero_at",
     "stored_item_adjoint",
+    "at_adjoint",
     "grad_item",
     "pop_grad",
     "snapshot",
@@ -38,7 +39,7 @@ __all__ = [
     "sum_adjoint",
     "sum_cotangents",
     "push_grad",
-    "list_head",
+    "list_prefix",
     "finalize",
     "owned",
     "scalar_seed",
@@ -118,6 +119,9 @@ def broadcast_like(t, ans):
     return np.broadcast_to(t, shape)
 
 
+_NON_NUMERIC = (slice, str, bytes, range, type(Ellipsis))
+
+
 def zeros_like(x):
     """A zero with the structure of ``x``: ``0.0`` for Python numbers and ``None``, arrays of
     zeros, lists of zeros."""
@@ -127,6 +131,8 @@ def zeros_like(x):
         return [zeros_like(e) for e in x]
     if isinstance(x, tuple):
         return tuple(zeros_like(e) for e in x)
+    if isinstance(x, _NON_NUMERIC):  # indices and names saved next to values: no cotangent
+        return None
     return np.zeros_like(x, dtype=np.result_type(x, 1.0))
 
 
@@ -239,6 +245,8 @@ def add_at(b, index, g):
     """``b`` plus ``g`` scattered at ``index``, as a new value (lists: ``None`` means zero)."""
     if isinstance(b, (list, tuple)):
         out = list(b)
+        if type(index) is int and index >= len(out):  # a cotangent list shorter than its list
+            out.extend([None] * (index + 1 - len(out)))
         out[index] = g if out[index] is None else add_grad(out[index], g)
         return out
     out = np.array(b, dtype=np.result_type(b, g, 1.0), copy=True)
@@ -287,9 +295,18 @@ def stored_item_adjoint(b, index, v):
     return unbroadcast(g, v)
 
 
+def at_adjoint(ct, index, g):
+    """The cotangent of ``g`` in ``add_at(b, index, g)``: ``ct[index]`` summed to ``g``'s
+    shape, or for a list ``b`` the entry itself (zero where it is ``None``)."""
+    if type(ct) in (list, tuple):
+        return grad_item(ct, index, g)
+    return unbroadcast(ct[index], g)
+
+
 def grad_item(b, index, like):
-    """``b[index]``, or a zero shaped like ``like`` when that cotangent is ``None``."""
-    if b is None:
+    """``b[index]``, or a zero shaped like ``like`` when that cotangent is ``None`` (a
+    cotangent list shorter than its list is zero beyond its end)."""
+    if b is None or (type(b) in (list, tuple) and index >= len(b)):
         return zeros_like(like)
     g = b[index]
     return zeros_like(like) if g is None else g
@@ -302,16 +319,18 @@ def pop_grad(b, like):
 
 
 def push_grad(b, x, g):
-    """The cotangent list of ``x`` after ``v = x.pop()`` is undone: a new list, ``b`` (or
-    ``None`` entries for ``x``'s current length) followed by ``g``."""
+    """The cotangent list of ``x`` after ``v = x.pop()`` is undone: a new list, the first
+    ``len(x)`` entries of ``b`` (``None`` where ``b`` is shorter; entries of items popped
+    since are dropped) followed by ``g``."""
+    return list_prefix(b, len(x)) + [g]
+
+
+def list_prefix(b, n):
+    """The first ``n`` entries of a cotangent list, ``None`` where ``b`` is shorter."""
     if b is None:
-        b = [None] * len(x)
-    return list(b) + [g]
-
-
-def list_head(b):
-    """All but the last entry of a cotangent list (the inverse of ``push_grad``)."""
-    return list(b[:-1])
+        return [None] * n
+    head = list(b[:n])
+    return head + [None] * (n - len(head))
 
 
 def snapshot_all(values):
@@ -851,7 +870,10 @@ def by_argument(jacs, out):
 
 
 def sum_adjoint(g, x):
-    """Cotangent of the list ``x`` for ``y = sum(x)``: ``g`` shaped like each element."""
+    """Cotangent of ``x`` for ``y = sum(x)``: ``g`` shaped like each element, as a list for
+    a list or tuple ``x``, as an array shaped like ``x`` for an array (summed along axis 0)."""
+    if isinstance(x, np.ndarray):
+        return np.zeros(np.shape(x), dtype=np.result_type(x, g, 1.0)) + g
     return [broadcast_like(g, e) for e in x]
 
 

@@ -754,7 +754,10 @@ class _Gen:
         return [Assign(var.name, value)], False
 
     def s_aug(self, env: dict[str, Var], ctx: Ctx) -> tuple[list[Any], bool]:
-        targets = [v for v in self._targets(env, ctx) if v.kind == S or v.owned]
+        # an array a loop iterates over is not changed in place inside it (chainrule refuses
+        # that: the iterator would see the change)
+        targets = [v for v in self._targets(env, ctx)
+                   if (v.kind == S or v.owned) and v.name not in ctx.iterated]
         if not targets:
             return self.s_update(env, ctx)
         var = self.pick(targets)
@@ -888,12 +891,13 @@ class _Gen:
         return [If(branches)], terminated
 
     def _loop_body(self, env: dict[str, Var], ctx: Ctx, loop_vars: list[Var],
-                   iterated: str | None = None) -> list[Any]:
+                   iterated: str | tuple[str | None, ...] | None = None) -> list[Any]:
         benv = dict(env)
         for v in loop_vars:
             benv[v.name] = v
+        names = {n for n in (iterated if isinstance(iterated, tuple) else (iterated,)) if n}
         inner = replace(ctx, structured=True, loops=ctx.loops + 1, depth=ctx.depth + 1,
-                        iterated=ctx.iterated | ({iterated} if iterated else set()))
+                        iterated=ctx.iterated | names)
         body, _ = self.block(benv, inner, 3, at_least=1)
         self._merge(env, [benv])
         return body
@@ -937,7 +941,8 @@ class _Gen:
         self.features.add("zip")
         a, b = self.fresh("e"), self.fresh("e")
         seqs = (self.expr(env, V, self.num(0, 1)), self.expr(env, V, self.num(0, 1)))
-        body = self._loop_body(env, ctx, [Var(a, S, readonly=True), Var(b, S, readonly=True)])
+        body = self._loop_body(env, ctx, [Var(a, S, readonly=True), Var(b, S, readonly=True)],
+                               tuple(q.tpl if not q.args else None for q in seqs))
         return [For(f"{a}, {b}", E("zip({0}, {1})", seqs), body)], False
 
     def _disown(self, env: dict[str, Var], e: E) -> None:

@@ -22,6 +22,7 @@ from ..runtime import (
     add_grad,
     along_axis_index,
     astype,
+    at_adjoint,
     broadcast_like,
     diagonal_adjoint,
     diff_adjoint,
@@ -42,7 +43,7 @@ from ..runtime import (
     kron_adjoint_a,
     kron_adjoint_b,
     list_adjoint,
-    list_head,
+    list_prefix,
     matmul_adjoint_x,
     matmul_adjoint_y,
     nested_stack,
@@ -143,8 +144,10 @@ defvjp(
     add_at,
     lambda ct, out, b, index, g: ct,
     None,
-    lambda ct, out, b, index, g: unbroadcast(ct[index], g),
+    lambda ct, out, b, index, g: at_adjoint(ct, index, g),
 )
+defvjp(at_adjoint, lambda g, ans, ct, index, like: add_at(zeros_like(ct), index, g), None, None)
+defjvp(at_adjoint, lambda t, ans, ct, index, like: at_adjoint(t, index, like), None, None)
 defjvp(
     add_at,
     lambda ct, out, b, index, g: ct,
@@ -335,11 +338,33 @@ defvjp(sum_cotangents, lambda g, ans, ct, like: sum_adjoint(g, ct), None)
 defjvp(sum_cotangents, lambda t, ans, ct, like: sum_cotangents(t, like), None)
 
 # ``v = lst.pop()`` in reverse mode: the cotangent list grows by one entry and shrinks back.
-defvjp(push_grad, lambda ct, ans, b, x, g: list_head(ct), None,
-       lambda ct, ans, b, x, g: grad_item(ct, len(ct) - 1, g))
+defvjp(push_grad, lambda ct, ans, b, x, g: list_prefix(ct, len(x)), None,
+       lambda ct, ans, b, x, g: grad_item(ct, len(x), g))
 defjvp(push_grad, lambda t, ans, b, x, g: push_grad(t, x, None), None,
-       lambda t, ans, b, x, g: push_grad(None, b if b is not None else x, t))
-defvjp(list_head, lambda g, ans, b: push_grad(g, b, None))
-defjvp(list_head, lambda t, ans, b: list_head(t))
+       lambda t, ans, b, x, g: push_grad(None, x, t))
+defvjp(list_prefix, lambda g, ans, b, n: list_prefix(g, len(b)), None)
+defjvp(list_prefix, lambda t, ans, b, n: list_prefix(t, n), None)
 defvjp(snapshot_all, lambda g, ans, values: g)
 defjvp(snapshot_all, lambda g, ans, values: g)
+
+# Parameters that are axes, counts, dtypes or flags carry no gradient. In third-order code
+# they can come out of a differentiated saved-values tuple, so they are declared, not left
+# without a rule.
+for _fn, _params in (
+    (astype, (1, 2, 3, 4, 5)),
+    (diagonal_adjoint, (2, 3, 4)),
+    (diff_adjoint, (1, 2)),
+    (expand_reduced, (2, 3)),
+    (join_like, (2,)),
+    (repeat_adjoint, (3,)),
+    (split_like, (2,)),
+    (symmetrize_tri, (1,)),
+    (symmetrize_tri_adjoint, (1,)),
+    (tensordot_adjoint_a, (3,)),
+    (tensordot_adjoint_b, (3,)),
+    (tile_adjoint, (2,)),
+    (unstack, (1,)),
+    (weights_like, (2,)),
+):
+    defvjp(_fn, *([None] * len(_params)), argnums=_params)
+    defjvp(_fn, *([None] * len(_params)), argnums=_params)

@@ -32,6 +32,9 @@ from .astutil import (
 )
 from .parse import Parsed
 
+_AUG_SYMBOL = {gast.Add: "+=", gast.Sub: "-=", gast.Mult: "*=", gast.Div: "/=",
+               gast.FloorDiv: "//=", gast.Mod: "%=", gast.Pow: "**=", gast.MatMult: "@="}
+
 __all__ = ["Context", "LocalFunction", "desugar"]
 
 
@@ -161,6 +164,7 @@ class _Desugar:
 
     def for_(self, s: Any) -> list[Any]:
         it = s.iter
+        self.check_iterated_not_modified(s)
         body = self.block(s.body)
         resolve = self.ctx.parsed.resolve
         fname = it.func.id if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) \
@@ -222,6 +226,28 @@ class _Desugar:
         loop = gast.For(target=store(k), iter=call("range", n_expr), body=self.block(head) + body,
                         orelse=[], type_comment=None)
         return pre + [loop]
+
+    def check_iterated_not_modified(self, s: Any) -> None:
+        """``for e in x: x *= 2`` modifies the array the loop iterates over in place (later
+        items see the change); derivative code gives augmented assignment value semantics,
+        so that loop is refused rather than differentiated as a different function."""
+        it = s.iter
+        seqs = [it] if not isinstance(it, gast.Call) else list(it.args)
+        iterated = {e.id for e in seqs if isinstance(e, gast.Name)}
+        if not iterated:
+            return
+        for node in walk(gast.Module(body=s.body, type_ignores=[])):
+            if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name) and \
+                    node.target.id in iterated:
+                op = _AUG_SYMBOL.get(type(node.op), "op=")
+                raise self.ctx.parsed.error(
+                    f"the loop body modifies the sequence it iterates over "
+                    f"(`{node.target.id} {op} ...` inside a loop over `{node.target.id}`); "
+                    "for an array that is an in-place change the next items would see, "
+                    "which chainrule does not model. Iterate over a copy "
+                    f"(`for ... in {node.target.id}.copy()`) or over indices "
+                    f"(`for i in range(len({node.target.id})):`)",
+                    node, "in-place change of an iterated sequence")
 
     # ------------------------------------------------------------------ nested functions
     def lift(self, fdef: Any) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 
 import gast
 
-from ..errors import TransformError
 from .activity import analyse
 from .anf import to_anf
 from .astutil import Namer, assign, call, clone, const, name, names_loaded, names_stored, walk
@@ -132,7 +131,6 @@ class Request:
                 and isinstance(n.ctx, gast.Load)} - prep.local_names
         ns = Namespace(user_globals, prep.parsed.closure, _cells(prep.parsed.fn),
                        reserved=prep.ctx.namer.taken, free=free)
-        _check_depth(ns, prep)
         gen = ReverseGen(prep.ctx, prep.fdef, prep.local_names, activity, prep.ctx.namer, ns,
                          self, shapes)
         defined = {outputs[0]} if outputs and activity.is_active(outputs[0]) else set()
@@ -363,23 +361,6 @@ class Request:
                 dict.__setitem__(g.namespace, n, fn)
 
 
-def _check_depth(ns: Namespace, prep: Prepared) -> None:
-    """Third-order reverse mode through saved values (stacks, saved tuples) is refused, not
-    computed wrong: the outer derivative should be taken in forward mode."""
-    if ns.depth < 2:
-        return
-    for node in walk(prep.parsed.node):
-        saved = isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
-            node.func.attr == "pop"
-        if saved:
-            raise TransformError(
-                f"{prep.label} is a second derivative that saves values; a third reverse-mode "
-                "derivative of it is not supported. Take the outer derivative in forward "
-                "mode: chainrule.grad(df, mode='forward'), chainrule.jacfwd or chainrule.hvp",
-                filename=prep.parsed.filename, lineno=getattr(node, "lineno", None),
-                construct="third-order reverse mode")
-
-
 def _is_seed(st: Any, parts: _Parts) -> bool:
     """The statement that starts the adjoint sweep: ``b_out = 1.0`` or ``scalar_seed(...)``."""
     value = st.value if isinstance(st, (gast.Assign, gast.Expr)) else None
@@ -429,14 +410,20 @@ def _signature(args: Any) -> inspect.Signature:
     return inspect.Signature(params)
 
 
+_MUTATING_METHODS = {"pop", "append", "extend", "insert", "remove", "clear", "reverse", "sort"}
+
+
 def _mutated(adjoint: list[Any], saved: set[str], stack: str) -> list[str]:
+    """Saved values the adjoint modifies in place (the pullback must work on copies)."""
     out: list[str] = []
     for sub in walk(gast.Module(body=adjoint, type_ignores=[])):
         target = None
         if isinstance(sub, gast.Assign) and isinstance(sub.targets[0], gast.Subscript):
             target = sub.targets[0].value
+        elif isinstance(sub, gast.AugAssign) and isinstance(sub.target, gast.Subscript):
+            target = sub.target.value
         elif isinstance(sub, gast.Call) and isinstance(sub.func, gast.Attribute) and \
-                sub.func.attr == "pop":
+                sub.func.attr in _MUTATING_METHODS:
             target = sub.func.value
         if isinstance(target, gast.Name) and target.id in saved and target.id not in out:
             out.append(target.id)
