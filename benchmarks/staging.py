@@ -20,6 +20,9 @@ Workloads (the same Python function, called eagerly and decorated with
 * ``quadratic-gradient``: one call of the tutorial's ``f(x)`` (a tape, ``watch``,
   ``gradient``) on a float32 scalar: the staging overhead per call.
 
+Each workload also runs as hand-written NumPy (gradient formulas by hand, no Tensors): the
+column ``eager/hand`` is the most any staging of that workload could gain.
+
 Each round times the eager and the staged call back to back (``time.process_time``, so that
 other processes on the machine count less); the figure is the median over rounds of the
 per-round ratio eager / staged, with its min-max spread. BLAS is pinned to one thread.
@@ -150,6 +153,53 @@ def make_quadratic() -> tuple[Callable[[], Any], Callable[[], Any], None]:
     return (lambda: f(x0)), (lambda: staged_f(x0)), None
 
 
+# ---------------------------------------------------------------- hand-written NumPy
+# The same computations written by hand on NumPy values (no tape, no Tensors, gradient
+# formulas derived by hand): what any staging of these workloads could at best approach.
+
+def hand_minimise() -> Callable[[], Any]:
+    """1,000 steps of ``x -= 0.01 * (2 a x + b)`` on a float32 scalar."""
+    def minimise() -> Any:
+        a, b, c = 1.0, -2.0, 1.0
+        x = np.float32(0.0)
+        for _ in range(1000):
+            x = np.float32(x - 0.01 * (2.0 * a * x + b))
+        return a * x * x + b * x + c
+    return minimise
+
+
+def hand_mlp(apply: bool, sizes: tuple[int, int, int, int] = (B, D_IN, H, D_OUT)
+             ) -> Callable[[], Any]:
+    """The MLP step of :func:`make_mlp` (same data and initial weights) by hand."""
+    batch, d_in, hidden_units, d_out = sizes
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, d_in))
+    y = rng.standard_normal((batch, d_out))
+    params = [rng.standard_normal((d_in, hidden_units)) * 0.3, np.zeros(hidden_units),
+              rng.standard_normal((hidden_units, d_out)) * 0.3, np.zeros(d_out)]
+
+    def step() -> Any:
+        w1, b1, w2, b2 = params
+        hidden = np.tanh(x @ w1 + b1)
+        diff = hidden @ w2 + b2 - y
+        loss = np.mean(diff * diff)
+        g_out = diff * (2.0 / diff.size)
+        g_hidden = (g_out @ w2.T) * (1.0 - hidden * hidden)
+        grads = [x.T @ g_hidden, g_hidden.sum(axis=0), hidden.T @ g_out, g_out.sum(axis=0)]
+        if not apply:
+            return loss, grads
+        params[:] = [p - 1e-3 * g for p, g in zip(params, grads)]
+        return loss
+    return step
+
+
+def hand_quadratic() -> Callable[[], Any]:
+    def f() -> Any:
+        x = np.float32(0.0)
+        return np.float32(2.0 * x - 2.0), np.float32(x * x - 2.0 * x + 1.0)
+    return f
+
+
 # ------------------------------------------------------------------------------- timing
 
 @dataclass
@@ -159,6 +209,8 @@ class Row:
     staged_us: float
     ratio: float
     spread: tuple[float, float]
+    hand_us: float
+    hand_ratio: float  # eager / hand-written NumPy: the most any staging could gain
 
 
 def _cpu_time(fn: Callable[[], Any], min_time: float) -> float:
@@ -174,19 +226,23 @@ def _cpu_time(fn: Callable[[], Any], min_time: float) -> float:
         n = max(n * 2, int(n * min_time / max(elapsed, 1e-9)) + 1)
 
 
-def compare(name: str, eager: Callable[[], Any], staged: Callable[[], Any], rounds: int,
-            min_time: float) -> Row:
+def compare(name: str, eager: Callable[[], Any], staged: Callable[[], Any],
+            hand: Callable[[], Any], rounds: int, min_time: float) -> Row:
     eager()
     staged()  # traces and specialises
-    e_times, s_times, ratios = [], [], []
+    e_times, s_times, h_times, ratios, hand_ratios = [], [], [], [], []
     for _ in range(rounds):
         e = _cpu_time(eager, min_time)
         s = _cpu_time(staged, min_time)
+        h = _cpu_time(hand, min_time)
         e_times.append(e)
         s_times.append(s)
+        h_times.append(h)
         ratios.append(e / s)
+        hand_ratios.append(e / h)
     return Row(name, statistics.median(e_times) * 1e6, statistics.median(s_times) * 1e6,
-               statistics.median(ratios), (min(ratios), max(ratios)))
+               statistics.median(ratios), (min(ratios), max(ratios)),
+               statistics.median(h_times) * 1e6, statistics.median(hand_ratios))
 
 
 def check() -> None:
@@ -214,18 +270,28 @@ def check() -> None:
         if not apply:
             for ge, gs in zip(e[1], s[1]):
                 np.testing.assert_allclose(gs.numpy(), ge.numpy(), rtol=1e-12, atol=1e-15)
+        # the hand-written reference computes the same step
+        h = hand_mlp(apply)()
+        np.testing.assert_allclose(np.asarray(h if apply else h[0]),
+                                   np.asarray(e if apply else e[0]), rtol=1e-12)
+        if not apply:
+            for ge, gh in zip(e[1], h[1]):
+                np.testing.assert_allclose(gh, ge.numpy(), rtol=1e-10, atol=1e-14)
+    assert abs(float(hand_minimise()())) < 1e-4
 
 
 def run(rounds: int = 9, min_time: float = 0.05) -> list[Row]:
     check()
     rows = []
-    for name, (eager, staged, _) in (("minimise-apply", make_minimise("apply")),
-                                     ("minimise-assign", make_minimise("assign")),
-                                     ("mlp-step", make_mlp(True)),
-                                     ("mlp-gradient", make_mlp(False)),
-                                     ("mlp-gradient-small", make_mlp(False, (8, 4, 16, 1))),
-                                     ("quadratic-gradient", make_quadratic())):
-        rows.append(compare(name, eager, staged, rounds, min_time))
+    small = (8, 4, 16, 1)
+    for name, (eager, staged, _), hand in (
+            ("minimise-apply", make_minimise("apply"), hand_minimise()),
+            ("minimise-assign", make_minimise("assign"), hand_minimise()),
+            ("mlp-step", make_mlp(True), hand_mlp(True)),
+            ("mlp-gradient", make_mlp(False), hand_mlp(False)),
+            ("mlp-gradient-small", make_mlp(False, small), hand_mlp(False, small)),
+            ("quadratic-gradient", make_quadratic(), hand_quadratic())):
+        rows.append(compare(name, eager, staged, hand, rounds, min_time))
     return rows
 
 
@@ -239,10 +305,12 @@ def main(argv: list[str] | None = None) -> int:
           f"NumPy {np.__version__}, {platform.machine()}, BLAS pinned to 1 thread, "
           f"{opts.rounds} rounds, CPU time")
     rows = run(opts.rounds, opts.min_time)
-    print(f"  {'workload':<18} {'eager':>12} {'staged':>12} {'ratio':>8}  spread")
+    print(f"  {'workload':<18} {'eager':>12} {'staged':>12} {'ratio':>8}  {'spread':<13}"
+          f"{'by hand':>12} {'eager/hand':>10}")
     for r in rows:
         print(f"  {r.workload:<18} {r.eager_us:>10.1f}us {r.staged_us:>10.1f}us "
-              f"{r.ratio:>7.2f}x  [{r.spread[0]:.2f}, {r.spread[1]:.2f}]")
+              f"{r.ratio:>7.2f}x  [{r.spread[0]:.2f}, {r.spread[1]:.2f}] "
+              f"{r.hand_us:>10.1f}us {r.hand_ratio:>9.2f}x")
     if opts.json:
         with open(opts.json, "w") as fh:
             json.dump([r.__dict__ for r in rows], fh, indent=2)

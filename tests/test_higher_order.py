@@ -231,3 +231,14 @@ def test_hvp_of_a_loop_function_matches_the_hessian():
     g = cr.grad(c.for_over_array)
     _, hv = cr.jvp(g, (x, w), (v, np.zeros_like(w)))
     np.testing.assert_allclose(hv, H @ v, rtol=1e-10)
+
+
+def test_reverse_four_deep_through_helper_calls_in_a_loop():
+    """Four reverse passes through a loop that calls a helper: saved tuples inside stacks,
+    cotangents of tuples that are ``None`` on some iterations."""
+    args = next(arglist[0] for f, arglist in c.CASES if f is c.calls_in_loop)
+    fwd = {"mode": "forward"}
+    reverse = cr.grad(cr.grad(cr.grad(cr.grad(c.calls_in_loop))))(*args)
+    forward = cr.grad(cr.grad(cr.grad(cr.grad(c.calls_in_loop, **fwd), **fwd), **fwd),
+                      **fwd)(*args)
+    np.testing.assert_allclose(reverse, forward, rtol=1e-10)

@@ -196,6 +196,12 @@ def add_grad(a, b):
     if b is None:
         return a
     if type(a) in (list, tuple) or type(b) in (list, tuple):
+        # a zero made for a value that was ``None`` (``zeros_like(None)`` is 0.0) adds to a
+        # list or tuple cotangent as the zero it is
+        if type(b) in _SCALAR_TYPES and b == 0:
+            return a
+        if type(a) in _SCALAR_TYPES and a == 0:
+            return b
         n = max(len(a), len(b))  # a list cotangent may be longer than a shrunk list
         out = [add_grad(a[i] if i < len(a) else None, b[i] if i < len(b) else None)
                for i in range(n)]

@@ -59,7 +59,29 @@ def parse_stmts(src: str) -> list[Any]:
     return list(gast.parse(src).body)
 
 
+_ATOMS = (str, int, float, complex, bool, bytes, type(None), type(Ellipsis))
+
+
 def clone(node: Any) -> Any:
+    """A deep copy of an AST (nodes, lists of nodes, constants and any attributes a pass
+    attached), several times faster than ``copy.deepcopy``: a tree never shares a node, so
+    no memo is needed."""
+    if isinstance(node, ast.AST):
+        cls = type(node)
+        new = cls.__new__(cls)
+        d = new.__dict__
+        for key, value in node.__dict__.items():
+            if isinstance(value, _ATOMS):
+                d[key] = value
+            elif isinstance(value, list):
+                d[key] = [clone(v) for v in value]
+            else:
+                d[key] = clone(value)
+        return new
+    if isinstance(node, list):
+        return [clone(v) for v in node]
+    if isinstance(node, _ATOMS):
+        return node
     return copy.deepcopy(node)
 
 
@@ -84,22 +106,47 @@ def walk(node: Any) -> Any:
         yield node
 
 
+def name_nodes(node: Any) -> list[Any]:
+    """The ``Name`` nodes of ``node`` in :func:`walk`'s order (one pass, no generator: the
+    name analyses run over every statement many times)."""
+    out: list[Any] = []
+    todo = [node]
+    AST, Name = gast.AST, gast.Name
+    i = 0
+    while i < len(todo):
+        node = todo[i]
+        i += 1
+        if type(node) is Name:
+            out.append(node)
+            continue
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, AST):
+                todo.append(value)
+            elif type(value) is list:
+                for item in value:
+                    if isinstance(item, AST):
+                        todo.append(item)
+    return out
+
+
 def names_loaded(node: Any) -> list[str]:
     """Names read anywhere in ``node``, in order of first appearance."""
-    out: list[str] = []
-    for sub in walk(node):
-        if isinstance(sub, gast.Name) and isinstance(sub.ctx, gast.Load) and sub.id not in out:
-            out.append(sub.id)
-    return out
+    out: dict[str, None] = {}
+    Load = gast.Load
+    for sub in name_nodes(node):
+        if type(sub.ctx) is Load:
+            out[sub.id] = None
+    return list(out)
 
 
 def names_stored(node: Any) -> list[str]:
-    out: list[str] = []
-    for sub in walk(node):
-        if isinstance(sub, gast.Name) and isinstance(sub.ctx, (gast.Store, gast.Param)) \
-                and sub.id not in out:
-            out.append(sub.id)
-    return out
+    """Names assigned (or bound as parameters) anywhere in ``node``, in order."""
+    out: dict[str, None] = {}
+    for sub in name_nodes(node):
+        if isinstance(sub.ctx, (gast.Store, gast.Param)):
+            out[sub.id] = None
+    return list(out)
 
 
 def to_source(node: Any) -> str:
@@ -111,19 +158,25 @@ def to_source(node: Any) -> str:
     return ast.unparse(tree)
 
 
-class _Subst(gast.NodeTransformer):
-    def __init__(self, mapping: dict[str, Any]) -> None:
-        self.mapping = mapping
-
-    def visit_Name(self, node: Any) -> Any:
-        if isinstance(node.ctx, gast.Load) and node.id in self.mapping:
-            return clone(self.mapping[node.id])
-        return node
-
-
 def substitute(node: Any, mapping: dict[str, Any]) -> Any:
     """A copy of ``node`` with loaded names replaced by copies of ``mapping``'s nodes."""
-    return _Subst(mapping).visit(clone(node))
+    if isinstance(node, gast.Name):
+        if isinstance(node.ctx, gast.Load) and node.id in mapping:
+            return clone(mapping[node.id])
+        return clone(node)
+    if isinstance(node, ast.AST):
+        cls = type(node)
+        new = cls.__new__(cls)
+        d = new.__dict__
+        for key, value in node.__dict__.items():
+            if isinstance(value, _ATOMS):
+                d[key] = value
+            elif isinstance(value, list):
+                d[key] = [substitute(v, mapping) for v in value]
+            else:
+                d[key] = substitute(value, mapping)
+        return new
+    return clone(node)
 
 
 class Namer:

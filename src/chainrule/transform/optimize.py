@@ -18,16 +18,17 @@ from typing import Any
 
 import gast
 
-from .astutil import names_loaded, substitute, walk
+from .astutil import name_nodes, names_loaded, substitute, walk
 
 __all__ = ["fold_primal", "propagate_copies", "dedupe_comments"]
 
 
 def _count_loads(stmts: list[Any]) -> dict[str, int]:
     counts: dict[str, int] = {}
+    Load = gast.Load
     for s in stmts:
-        for sub in walk(s):
-            if isinstance(sub, gast.Name) and isinstance(sub.ctx, gast.Load):
+        for sub in name_nodes(s):
+            if type(sub.ctx) is Load:
                 counts[sub.id] = counts.get(sub.id, 0) + 1
     return counts
 
@@ -35,15 +36,14 @@ def _count_loads(stmts: list[Any]) -> dict[str, int]:
 def _count_stores(stmts: list[Any]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for s in stmts:
-        for sub in walk(s):
-            if isinstance(sub, gast.Name) and isinstance(sub.ctx, (gast.Store, gast.Param)):
+        for sub in name_nodes(s):
+            if isinstance(sub.ctx, (gast.Store, gast.Param)):
                 counts[sub.id] = counts.get(sub.id, 0) + 1
     return counts
 
 
 def _stores(s: Any) -> set[str]:
-    return {n.id for n in walk(s) if isinstance(n, gast.Name)
-            and isinstance(n.ctx, gast.Store)}
+    return {n.id for n in name_nodes(s) if isinstance(n.ctx, gast.Store)}
 
 
 def _is_push(s: Any, stack: str) -> bool:
@@ -397,9 +397,10 @@ def shape_substitution(primal: list[Any], adjoint: list[Any], same_shape: Any,
                 return m
         return n
 
-    class Rewrite(gast.NodeTransformer):
-        def visit_Call(self, node: Any) -> Any:
-            self.generic_visit(node)
+    for s in adjoint:  # the arguments are replaced in place
+        for node in walk(s):
+            if not isinstance(node, gast.Call):
+                continue
             f = node.func
             fname = f.attr if isinstance(f, gast.Attribute) else getattr(f, "id", None)
             for pos in _SHAPE_ONLY.get(fname, ()):
@@ -407,9 +408,7 @@ def shape_substitution(primal: list[Any], adjoint: list[Any], same_shape: Any,
                     node.args[pos] = gast.Name(id=replacement(node.args[pos].id),
                                                ctx=gast.Load(), annotation=None,
                                                type_comment=None)
-            return node
-
-    return [Rewrite().visit(s) for s in adjoint]
+    return adjoint
 
 
 def scalar_reduction_peephole(adjoint: list[Any], same_shape: Any, expand: str) -> list[Any]:
