@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import copy
-from collections import deque
 from typing import Any
 
 import gast
@@ -89,26 +88,10 @@ def is_atom(node: Any) -> bool:
     return isinstance(node, (gast.Name, gast.Constant))
 
 
-def walk(node: Any) -> Any:
-    """``ast.walk`` (same breadth-first order), without its per-field ``getattr`` overhead."""
-    todo = deque([node])
-    AST = gast.AST
-    while todo:
-        node = todo.popleft()
-        for field in node._fields:
-            value = getattr(node, field, None)
-            if isinstance(value, AST):
-                todo.append(value)
-            elif type(value) is list:
-                for item in value:
-                    if isinstance(item, AST):
-                        todo.append(item)
-        yield node
-
-
-def name_nodes(node: Any) -> list[Any]:
-    """The ``Name`` nodes of ``node`` in :func:`walk`'s order (one pass, no generator: the
-    name analyses run over every statement many times)."""
+def _bfs(node: Any, names_only: bool) -> list[Any]:
+    """The nodes of ``node`` in ``ast.walk``'s breadth-first order, or only its ``Name``
+    nodes (then names are not descended into); one loop, no generator, no ``getattr``
+    per absent field: the analyses run over every statement many times."""
     out: list[Any] = []
     todo = [node]
     AST, Name = gast.AST, gast.Name
@@ -116,9 +99,12 @@ def name_nodes(node: Any) -> list[Any]:
     while i < len(todo):
         node = todo[i]
         i += 1
-        if type(node) is Name:
+        if names_only:
+            if type(node) is Name:
+                out.append(node)
+                continue
+        else:
             out.append(node)
-            continue
         for field in node._fields:
             value = getattr(node, field, None)
             if isinstance(value, AST):
@@ -128,6 +114,17 @@ def name_nodes(node: Any) -> list[Any]:
                     if isinstance(item, AST):
                         todo.append(item)
     return out
+
+
+def walk(node: Any) -> Any:
+    """``ast.walk``: every node of the tree, breadth first (listed before the loop runs, so
+    changes the loop makes to the tree do not change what it visits)."""
+    return iter(_bfs(node, False))
+
+
+def name_nodes(node: Any) -> list[Any]:
+    """The ``Name`` nodes of ``node`` in :func:`walk`'s order."""
+    return _bfs(node, True)
 
 
 def names_loaded(node: Any) -> list[str]:
