@@ -45,6 +45,16 @@ def test_fuzz_budget():
                       "or busy machine)", stacklevel=1)
 
 
+def test_higher_order_fuzz_budget():
+    """Second and third derivatives by repeated reverse and by repeated forward mode agree
+    on a fixed sample of programs (``python -m tests.fuzz.higher`` runs any number)."""
+    from tests.fuzz.higher import run
+
+    counts, failures = run(30, seed=7)
+    assert not failures, "\n\n".join(failures)
+    assert counts["checked"] >= 5
+
+
 # --------------------------------------------------------------------------- the checker
 def _program(body, x, argnums=0):
     return Program([Func("f", ["x"], body)], ["s"], [x], argnums, True, frozenset())

@@ -327,9 +327,10 @@ class _Gen:
             return E(self.pick(["np.tanh({0})", "np.sin({0})"]), (e,))
         if dom == "unit":
             return E(self.pick(["(0.9 * np.tanh({0}))", "(0.5 * np.sin({0}))"]), (e,))
-        # pos: strictly positive and smooth
+        # pos: smooth and bounded away from 0 (a divisor near 0 makes the function vary
+        # faster than finite differences can follow)
         return E(self.pick(["({0} * {0} + 0.5)", "(1.5 + np.tanh({0}))", "np.exp(np.sin({0}))",
-                            "np.logaddexp({0}, 0.0)", "np.hypot({0}, 0.75)",
+                            "(np.logaddexp({0}, 0.0) + 0.25)", "np.hypot({0}, 0.75)",
                             "np.cosh({0})"]), (e,))
 
     # ------------------------------------------------------------------ expressions
@@ -357,7 +358,9 @@ class _Gen:
     def binary(self, env: dict[str, Var], kind: str, d: int) -> E:
         tpl, dom = self.pick(_BINARY)
         k1, k2 = self.pick(_BINARY_KINDS[kind])
-        return E(tpl, (self.expr(env, k1, d), self.domain(env, k2, dom, d)))
+        # a power with a varying exponent is real (and differentiable) for positive bases
+        first = self.domain(env, k1, "pos", d) if dom == "bnd_exp" else self.expr(env, k1, d)
+        return E(tpl, (first, self.domain(env, k2, dom, d)))
 
     def unary(self, env: dict[str, Var], kind: str, d: int) -> E:
         if kind == S and self.num(0, 19) == 0:
