@@ -194,6 +194,37 @@ def builtin_sum_of_matrix_rows(x):
     return np.sum(sum(m * m) * C3)
 
 
+# save.py: a call's saved state holds a reference to an array passed to it (here captured
+# by a nested function); the caller then wrote into that array, and the call's pullback read
+# the new values. The array is now restored before the pullback runs.
+def call_saves_array_written_later(x, y):
+    def g0(q1):
+        return ((x * C3) @ y @ (x * C3))
+    s2 = g0(x)
+    y[-1, 0] *= np.tanh(x)
+    return s2
+
+
+def call_saves_array_written_later_in_loop(x, y):
+    total = 0.0
+    for i in range(2):
+        total = total + _quadratic_form(x * C3, y)
+        y[i, 0] = y[i, 0] * np.sin(x)
+    return total
+
+
+def _quadratic_form(v, m):
+    return v @ m @ v
+
+
+# desugar.py: ``for e in np.sin(x): x += e`` iterates over a new array, which the in-place
+# change of x does not touch; it was refused as if the loop iterated over x.
+def iterates_a_new_array_while_changing_the_old(x):
+    for e in np.sin(x):
+        x += e
+    return np.sum(x * x)
+
+
 CASES = [
     (ifexp_keeps_target, (0.7,), 0, True),
     (ifexp_keeps_target, (-0.7,), 0, True),
@@ -220,6 +251,14 @@ CASES = [
     (inner_loop_counter_restored_in_order, (-0.45,), 0, True),
     (builtin_sum_of_array_rows, (np.array([0.41, -0.69, -1.38]),), 0, False),
     (builtin_sum_of_matrix_rows, (np.array([0.41, -0.69, -1.38]),), 0, True),
+    (call_saves_array_written_later, (0.41, np.array([[-0.69, -1.38, -1.45],
+                                                      [0.94, 1.24, 0.32],
+                                                      [0.69, 0.13, 1.31]])), 0, False),
+    (call_saves_array_written_later_in_loop, (0.41, np.array([[-0.69, -1.38, -1.45],
+                                                              [0.94, 1.24, 0.32],
+                                                              [0.69, 0.13, 1.31]])), 0, False),
+    (iterates_a_new_array_while_changing_the_old, (np.array([0.41, -0.69, -1.38]),), 0,
+     False),
 ]
 
 

@@ -232,7 +232,11 @@ class _Desugar:
         items see the change); derivative code gives augmented assignment value semantics,
         so that loop is refused rather than differentiated as a different function."""
         it = s.iter
-        seqs = [it] if not isinstance(it, gast.Call) else list(it.args)
+        seqs = [it]
+        if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and \
+                it.func.id not in self.outer_locals and \
+                self.ctx.parsed.resolve(it.func.id) in (enumerate, zip, reversed):
+            seqs = list(it.args)  # these iterate over their arguments themselves
         iterated = {e.id for e in seqs if isinstance(e, gast.Name)}
         if not iterated:
             return

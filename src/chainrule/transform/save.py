@@ -371,6 +371,14 @@ def place_saves(gen: ReverseGen, body: list[Any], adjoint: list[Any], primal_loc
     saves.needed = {n for n in loads if n in primal_locals}
     saves.count_sites(body)
     saves.in_place = _mutated_in_place(body)
+    # a call's saved state holds references to the arrays passed to it: one the primal then
+    # modifies in place must be restored before the call's pullback reads it
+    for sub in walk(gast.Module(body=body, type_ignores=[])):
+        saved = gen.call_saves.get(id(sub)) if isinstance(sub, gast.Assign) else None
+        if saved is not None and saved in saves.needed:
+            passed = list(sub.value.args) + [k.value for k in sub.value.keywords]
+            saves.needed |= {n for a in passed for n in names_loaded(a)
+                             if n in saves.in_place and n in primal_locals}
     saves.remat, saves.remat_names = find_remat(body, saves.needed, saves.sites)
     saves.recompute, saves.recompute_names = find_recompute(body, saves.needed, saves.sites,
                                                             gen.shapes)
