@@ -877,7 +877,7 @@ class _Gen:
             body, done = self.block(benv, inner, 3, at_least=1)
             if not done:
                 if join:
-                    value = self.expr(benv, join_kind, self.num(0, 2))
+                    value = self.expr(benv, join_kind, self.num(0, 2), alias=True)
                     body.append(Assign(join, value))
                 live.append(benv)
             branches.append((test, body))
