@@ -168,6 +168,12 @@ def modifies_enumerated_array(x):
     return s
 
 
+def modifies_array_behind_a_view(x):
+    for e in reversed(x[1:] if x[0] > 0 else x):
+        x *= 0.5  # LINE modifies viewed
+    return np.sum(x)
+
+
 def returns_list(x):
     return [x * 2.0]
 

@@ -61,6 +61,8 @@ TRANSFORM_CASES = [
      (X3,)),
     ("modifies_enumerated_array", "modifies enumerated",
      "in-place change of an iterated sequence", (X3,)),
+    ("modifies_array_behind_a_view", "modifies viewed",
+     "in-place change of an iterated sequence", (X3,)),
 ]
 
 ENTRY_POINTS = {

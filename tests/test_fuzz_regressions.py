@@ -222,6 +222,8 @@ def _quadratic_form(v, m):
 def iterates_a_new_array_while_changing_the_old(x):
     for e in np.sin(x):
         x += e
+    for e in reversed(x * 2.0):
+        x -= 0.1 * e
     return np.sum(x * x)
 
 

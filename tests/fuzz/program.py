@@ -922,30 +922,28 @@ class _Gen:
         if which == 0 or which == 4:  # over a vector: scalar elements
             seq = self.expr(env, V, self.num(0, 1))
             el = self.fresh("e")
-            iterated = seq.tpl if not seq.args else None
             it = E("reversed({0})", (seq,)) if which == 4 else seq
-            body = self._loop_body(env, ctx, [Var(el, S, readonly=True)], iterated)
+            body = self._loop_body(env, ctx, [Var(el, S, readonly=True)],
+                                   _names(env, seq))
             return [For(el, it, body)], False
         if which == 1:  # rows of a matrix: views, so the matrix must not be owned
             seq = self.expr(env, M, self.num(0, 1), alias=True)
             row = self.fresh("r")
             self._disown(env, seq)
-            body = self._loop_body(env, ctx, [Var(row, V, readonly=True)],
-                                   seq.tpl if not seq.args else None)
+            body = self._loop_body(env, ctx, [Var(row, V, readonly=True)], _names(env, seq))
             return [For(row, seq, body)], False
         if which == 2:
             self.features.add("enumerate")
             seq = self.expr(env, V, self.num(0, 1))
             i, el = self.fresh("i"), self.fresh("e")
             body = self._loop_body(env, ctx, [Var(i, S, is_int=True, lo=0, hi=2, readonly=True),
-                                              Var(el, S, readonly=True)],
-                                   seq.tpl if not seq.args else None)
+                                              Var(el, S, readonly=True)], _names(env, seq))
             return [For(f"{i}, {el}", E("enumerate({0})", (seq,)), body)], False
         self.features.add("zip")
         a, b = self.fresh("e"), self.fresh("e")
         seqs = (self.expr(env, V, self.num(0, 1)), self.expr(env, V, self.num(0, 1)))
         body = self._loop_body(env, ctx, [Var(a, S, readonly=True), Var(b, S, readonly=True)],
-                               tuple(q.tpl if not q.args else None for q in seqs))
+                               _names(env, *seqs))
         return [For(f"{a}, {b}", E("zip({0}, {1})", seqs), body)], False
 
     def _disown(self, env: dict[str, Var], e: E) -> None:
@@ -1090,6 +1088,12 @@ class _Gen:
                 Return(E(f"{name}({{0}}, n - 1) * 0.9", (step,)))]
         self.helpers.append(Helper(name, [S], S, recursive=True))
         return Func(name, ["p0", "n"], body)
+
+
+def _names(env: dict[str, Var], *exprs: E) -> tuple[str, ...]:
+    """The variables an iterated expression mentions: it may be one of them (``y``,
+    ``(y if c else y)``) or a view of one, so none is changed in place inside the loop."""
+    return tuple(sub.tpl for e in exprs for sub in _walk(e) if not sub.args and sub.tpl in env)
 
 
 def _walk(e: E) -> list[E]:

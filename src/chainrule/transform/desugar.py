@@ -32,6 +32,23 @@ from .astutil import (
 )
 from .parse import Parsed
 
+_VIEW_METHODS = {"reshape", "ravel", "transpose", "swapaxes", "view", "squeeze", "T"}
+
+
+def _is_view_function(fn: Any) -> bool:
+    """Built-ins that iterate over their arguments and NumPy functions that may return a
+    view of (or the very) array they are given."""
+    import builtins
+
+    import numpy as np
+
+    if fn in (builtins.enumerate, builtins.zip, builtins.reversed, builtins.iter):
+        return True
+    return fn in (np.reshape, np.ravel, np.transpose, np.swapaxes, np.squeeze, np.asarray,
+                  np.asanyarray, np.atleast_1d, np.atleast_2d, np.flip, np.fliplr, np.flipud,
+                  np.moveaxis, np.expand_dims, np.diagonal)
+
+
 _AUG_SYMBOL = {gast.Add: "+=", gast.Sub: "-=", gast.Mult: "*=", gast.Div: "/=",
                gast.FloorDiv: "//=", gast.Mod: "%=", gast.Pow: "**=", gast.MatMult: "@="}
 
@@ -231,13 +248,7 @@ class _Desugar:
         """``for e in x: x *= 2`` modifies the array the loop iterates over in place (later
         items see the change); derivative code gives augmented assignment value semantics,
         so that loop is refused rather than differentiated as a different function."""
-        it = s.iter
-        seqs = [it]
-        if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and \
-                it.func.id not in self.outer_locals and \
-                self.ctx.parsed.resolve(it.func.id) in (enumerate, zip, reversed):
-            seqs = list(it.args)  # these iterate over their arguments themselves
-        iterated = {e.id for e in seqs if isinstance(e, gast.Name)}
+        iterated = self.aliased_names(s.iter)
         if not iterated:
             return
         for node in walk(gast.Module(body=s.body, type_ignores=[])):
@@ -252,6 +263,33 @@ class _Desugar:
                     f"(`for ... in {node.target.id}.copy()`) or over indices "
                     f"(`for i in range(len({node.target.id})):`)",
                     node, "in-place change of an iterated sequence")
+
+    def aliased_names(self, expr: Any) -> set[str]:
+        """Names whose array ``expr`` may be or view: the name itself, either branch of a
+        conditional expression, a subscript or attribute of it (``x[1:]``, ``x.T``), the
+        arguments of ``enumerate``/``zip``/``reversed`` and of functions and methods that
+        return views (``np.reshape``, ``x.ravel()``, ...). Other calls make new arrays."""
+        if isinstance(expr, gast.Name):
+            return {expr.id}
+        if isinstance(expr, gast.IfExp):
+            return self.aliased_names(expr.body) | self.aliased_names(expr.orelse)
+        if isinstance(expr, (gast.Subscript, gast.Attribute, gast.Starred)):
+            return self.aliased_names(expr.value)
+        if isinstance(expr, (gast.Tuple, gast.List)):
+            return {n for e in expr.elts for n in self.aliased_names(e)}
+        if isinstance(expr, gast.Call):
+            f = expr.func
+            if isinstance(f, gast.Attribute) and f.attr in _VIEW_METHODS:
+                return self.aliased_names(f.value)
+            fn = None
+            if isinstance(f, gast.Name) and f.id not in self.outer_locals:
+                fn = self.ctx.parsed.resolve(f.id)
+            elif isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and \
+                    f.value.id not in self.outer_locals:
+                fn = getattr(self.ctx.parsed.resolve(f.value.id), f.attr, None)
+            if fn is not None and _is_view_function(fn):
+                return {n for a in expr.args for n in self.aliased_names(a)}
+        return set()
 
     # ------------------------------------------------------------------ nested functions
     def lift(self, fdef: Any) -> None:
