@@ -12,6 +12,7 @@ import chainrule as cr
 from tests.fuzz.check import check_function
 
 C3 = np.array([0.5, -1.25, 2.0])
+C33 = np.array([[1.0, 0.5, -0.5], [0.25, -1.0, 0.75], [0.5, 0.5, 1.5]])
 
 
 # anf.py: ``x = x if c else ...`` left the branch that keeps x empty (IndentationError in
@@ -227,6 +228,51 @@ def iterates_a_new_array_while_changing_the_old(x):
     return np.sum(x * x)
 
 
+# reverse.py: in ``x = h(x)`` the old x is restored before the contributions, and with it
+# the call's saved state, which a loop pushes: each iteration's pullback got the state of the
+# iteration before (``None`` for the first: TypeError). The pullback now runs first.
+def _returns_early(p0, n):
+    if n <= 0:
+        return p0
+    return _returns_early(np.sin(p0) * 0.5, n - 1) * 0.9 + p0
+
+
+def call_rebinds_its_argument_in_loop(x):
+    for e1 in (x * C3):
+        x = _returns_early(x, 0)
+    return x
+
+
+def recursive_call_rebinds_its_argument_in_loop(x):
+    for e1 in x * C3:
+        x = _returns_early(x, 2)
+        x = x * e1
+    return np.sum(x)
+
+
+# save.py: ``p0 = C33[0]`` in a loop (an item of an array that never changes) was recomputed
+# at the top of each adjoint iteration instead of saved, though ``np.sum(p0)`` after the
+# loop reads it: the pullback never got p0 (UnboundLocalError), and after an inner loop the
+# adjoint of the outer one read the inner loop's first item instead of its last.
+def _rebinds_parameter_to_row(p0):
+    for r0 in C33:
+        p0 = C33[0]
+    return np.sum(p0)
+
+
+def row_read_after_its_loop_in_call(x):
+    return _rebinds_parameter_to_row(x * C3)
+
+
+def row_read_after_inner_loop(x):
+    for j in range(2):
+        for i in range(3):
+            t = C33[i]
+            x = x * 1.1 + np.sin(x)
+        x = x * t
+    return np.sum(x)
+
+
 CASES = [
     (ifexp_keeps_target, (0.7,), 0, True),
     (ifexp_keeps_target, (-0.7,), 0, True),
@@ -261,6 +307,12 @@ CASES = [
                                                               [0.69, 0.13, 1.31]])), 0, False),
     (iterates_a_new_array_while_changing_the_old, (np.array([0.41, -0.69, -1.38]),), 0,
      False),
+    (call_rebinds_its_argument_in_loop, (0.41,), 0, True),
+    (recursive_call_rebinds_its_argument_in_loop, (np.array([0.41, -0.69, -1.38]),), 0,
+     True),
+    (row_read_after_its_loop_in_call, (0.41,), 0, True),
+    (row_read_after_its_loop_in_call, (np.array([0.41, -0.69, -1.38]),), 0, True),
+    (row_read_after_inner_loop, (0.41,), 0, True),
 ]
 
 

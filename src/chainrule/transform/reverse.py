@@ -442,7 +442,10 @@ class ReverseGen:
         self.call_saves[id(s)] = saved
         self.call_fwd[id(s)] = fwd
         bwd_call = call(name(bwd), name(self.adj(t)), name(saved))
-        if len(active_params) == 1:
+        # ``x = h(x)``: the old x is restored before the contributions are computed, and with
+        # it the call's saved state (a target too, pushed in a loop); the pullback runs first,
+        # on the state of this call
+        if len(active_params) == 1 and t not in names_loaded(value):
             item = gast.Subscript(value=bwd_call, slice=const(0), ctx=gast.Load())
             return [], [(bound[active_params[0]].id, item, None)]
         results = [self.namer.fresh("b_arg") for _ in active_params]

@@ -150,17 +150,32 @@ def find_recompute(body: list[Any], needed: set[str], sites: dict[str, int], sha
     return plan, names
 
 
-def find_remat(body: list[Any], needed: set[str], sites: dict[str, int]
+def _load_counts(stmts: list[Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for sub in walk(gast.Module(body=stmts, type_ignores=[])):
+        if isinstance(sub, gast.Name) and isinstance(sub.ctx, gast.Load):
+            counts[sub.id] = counts.get(sub.id, 0) + 1
+    return counts
+
+
+def find_remat(body: list[Any], needed: set[str], sites: dict[str, int], params: set[str]
                ) -> tuple[dict[int, list[Any]], set[str]]:
     """Loop-body reads ``t = a[i]`` of arrays that never change, indexed by the loop variable
-    or unchanging names: recomputed at the top of each adjoint iteration, never saved."""
+    or unchanging names: recomputed at the top of each adjoint iteration, never saved.
+
+    Only for a ``t`` that no statement outside the loop reads and that is not a parameter:
+    the adjoint sweep reaches the statements after the loop before the loop's own adjoint
+    (and a pullback gets nothing it does not save), and leaves the loop with ``t`` holding
+    the first iteration's item, not the value the statements before the loop saw."""
     mutated = _mutated_names(body)
     plan: dict[int, list[Any]] = {}
     names: set[str] = set()
+    everywhere = _load_counts(body)
 
     def visit(stmts: list[Any]) -> None:
         for s in stmts:
             if isinstance(s, gast.For):
+                in_loop = _load_counts(s.body)
                 for k, u in enumerate(s.body):
                     if not (isinstance(u, gast.Assign) and isinstance(u.targets[0], gast.Name)
                             and isinstance(u.value, gast.Subscript)
@@ -169,6 +184,8 @@ def find_remat(body: list[Any], needed: set[str], sites: dict[str, int]
                     t, a = u.targets[0].id, u.value.value.id
                     index_names = set(names_loaded(u.value.slice))
                     if (t in needed and sites.get(t, 0) == 1 and a not in mutated
+                            and t not in params
+                            and everywhere.get(t, 0) == in_loop.get(t, 0)
                             and all(n == s.target.id or n not in mutated for n in index_names)
                             and not any(t in names_loaded(p) for p in s.body[:k])):
                         plan.setdefault(id(s), []).append(u)
@@ -379,7 +396,8 @@ def place_saves(gen: ReverseGen, body: list[Any], adjoint: list[Any], primal_loc
             passed = list(sub.value.args) + [k.value for k in sub.value.keywords]
             saves.needed |= {n for a in passed for n in names_loaded(a)
                              if n in saves.in_place and n in primal_locals}
-    saves.remat, saves.remat_names = find_remat(body, saves.needed, saves.sites)
+    saves.remat, saves.remat_names = find_remat(body, saves.needed, saves.sites,
+                                                set(gen.param_names))
     saves.recompute, saves.recompute_names = find_recompute(body, saves.needed, saves.sites,
                                                             gen.shapes)
     primal = saves.block(body, False, set(gen.param_names), None, set())
