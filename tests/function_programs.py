@@ -697,6 +697,139 @@ def gradient_in_a_branch_after_the_block(flag):
     return g
 
 
+# ====================================================== training loops (fused_loop)
+# A loop whose body is a tape block, its gradient and apply_gradients of that gradient runs
+# as one call in staged code; each program here must still give what the loop as written
+# gives: the Variables, the optimizer's state, and the names the loop leaves bound.
+
+def _mlp_params(seed):
+    rng = np.random.default_rng(seed)
+    return (cr.constant(rng.standard_normal((6, 3))), cr.constant(rng.standard_normal((6, 1))),
+            [cr.Variable(rng.standard_normal((3, 4)) * 0.5, name="w1"),
+             cr.Variable(np.zeros(4), name="b1"),
+             cr.Variable(rng.standard_normal((4, 1)) * 0.5, name="w2"),
+             cr.Variable(np.zeros(1), name="b2")])
+
+
+def training_loop_with_adam(steps):
+    x, y, params = _mlp_params(1)
+    w1, b1, w2, b2 = params
+    optimizer = cr.optimizers.Adam(learning_rate=0.05, amsgrad=True)
+    for step in range(steps):
+        with cr.GradientTape() as tape:
+            hidden = cr.tanh(cr.matmul(x, w1) + b1)
+            loss = cr.reduce_mean(cr.square(cr.matmul(hidden, w2) + b2 - y))
+        grads = tape.gradient(loss, params)
+        optimizer.apply_gradients(zip(grads, params))
+    return (step, loss, grads, [p.numpy() for p in params],
+            int(optimizer.iterations.numpy()), optimizer.get_slot(w1, "v_hat"))
+
+
+def training_loop_with_momentum_schedule_and_clipping():
+    x = cr.Variable([0.5, -1.5], name="x")
+    optimizer = cr.optimizers.SGD(learning_rate=lambda step: 0.1 / (1 + step), momentum=0.9,
+                                  nesterov=True, clipnorm=1.0)
+    for _ in cr.range(50):
+        with cr.GradientTape() as tape:
+            y = cr.reduce_sum(x ** 4 - 3.0 * x)
+        g = tape.gradient(y, x)
+        optimizer.apply_gradients([(g, x)])
+    return x.numpy(), y, g, optimizer.get_slot(x, "momentum"), optimizer.learning_rate
+
+
+def training_loop_with_weight_decay_and_a_float32_variable():
+    w = cr.Variable(np.array([[1.0, -2.0], [0.5, 3.0]], dtype=np.float32), name="w")
+    data = cr.constant(np.array([[0.3, -0.2], [0.1, 0.4]]))
+    optimizer = cr.optimizers.AdamW(learning_rate=0.01, weight_decay=0.1)
+    params = (w,)
+    for _ in range(20):
+        with cr.GradientTape() as tape:
+            loss = cr.reduce_sum(cr.square(cr.matmul(data, w) - 1.0))
+        grads = tape.gradient(loss, params)
+        optimizer.apply_gradients(zip(grads, params))
+    return w.numpy(), w.dtype, grads, loss
+
+
+def training_loop_that_never_runs():
+    x = cr.Variable(2.0, name="x")
+    optimizer = cr.optimizers.SGD(learning_rate=0.1)
+    y = g = i = None
+    for i in range(0):
+        with cr.GradientTape() as tape:
+            y = x * x
+        g = tape.gradient(y, x)
+        optimizer.apply_gradients([(g, x)])
+    return x.numpy(), y, g, i, int(optimizer.iterations.numpy())
+
+
+def training_loop_with_an_unconnected_variable():
+    # apply_gradients warns at every step about the Variable without a gradient, staged
+    # too (test_function.py counts the warnings)
+    used = cr.Variable(1.0, name="used")
+    unused = cr.Variable(5.0, name="unused")
+    params = [used, unused]
+    optimizer = cr.optimizers.SGD(learning_rate=0.1)
+    for _ in range(3):
+        with cr.GradientTape() as tape:
+            y = used * used
+        grads = tape.gradient(y, params)
+        optimizer.apply_gradients(zip(grads, params))
+    return used.numpy(), unused.numpy(), grads, int(optimizer.iterations.numpy())
+
+
+class _CountingSGD(cr.optimizers.SGD):
+    """An optimizer whose apply_gradients is overridden: the loop must call it every step."""
+
+    def __init__(self):
+        super().__init__(learning_rate=0.1)
+        self.calls = 0
+
+    def apply_gradients(self, grads_and_vars):
+        self.calls += 1
+        return super().apply_gradients(grads_and_vars)
+
+
+def training_loop_with_an_overridden_apply_gradients():
+    x = cr.Variable(3.0, name="x")
+    optimizer = _CountingSGD()
+    for _ in range(4):
+        with cr.GradientTape() as tape:
+            y = x * x
+        g = tape.gradient(y, x)
+        optimizer.apply_gradients([(g, x)])
+    return x.numpy(), optimizer.calls
+
+
+def training_loop_inside_try():
+    # not run as one call (an exception half-way would leave the loop's names as they were
+    # at that step), and still the same results
+    x = cr.Variable(3.0, name="x")
+    optimizer = cr.optimizers.SGD(learning_rate=0.1)
+    try:
+        for _ in range(4):
+            with cr.GradientTape() as tape:
+                y = x * x
+            g = tape.gradient(y, x)
+            optimizer.apply_gradients([(g, x)])
+    except ValueError:
+        pass
+    return x.numpy(), y, g
+
+
+def training_loop_whose_gradient_has_the_wrong_structure():
+    # one (gradient, variable) pair written for a list of sources: apply_gradients rejects
+    # the pair at the first step, staged or not
+    x = cr.Variable(3.0, name="x")
+    params = [x]
+    optimizer = cr.optimizers.SGD(learning_rate=0.1)
+    for _ in range(2):
+        with cr.GradientTape() as tape:
+            y = x * x
+        g = tape.gradient(y, params)
+        optimizer.apply_gradients([(g, params)])
+    return x.numpy()
+
+
 PROGRAMS = [
     (multi_output_eigh, ()),
     (square_of_a_variable_at_3, ()),
@@ -706,6 +839,13 @@ PROGRAMS = [
     (quadratic_in_a_function, (cr.constant(0.0),)),
     (quadratic_in_a_function, (cr.constant(1.0),)),
     (minimise_with_apply_gradients, ()),
+    (training_loop_with_adam, (7,)),
+    (training_loop_with_momentum_schedule_and_clipping, ()),
+    (training_loop_with_weight_decay_and_a_float32_variable, ()),
+    (training_loop_that_never_runs, ()),
+    (training_loop_with_an_unconnected_variable, ()),
+    (training_loop_with_an_overridden_apply_gradients, ()),
+    (training_loop_inside_try, ()),
     (minimise_with_minimize, (1000,)),
     (minimise_with_a_hand_written_step, ()),
     (gradient_of_the_sum_of_ones, ()),

@@ -369,3 +369,57 @@ def test_the_benchmark_workloads_compute_the_same_staged_and_eager():
     from benchmarks import staging
 
     staging.check()
+
+
+# ================================================================ training loops
+
+def test_a_training_loop_runs_as_one_call_and_steps_on_numpy_values(monkeypatch):
+    from chainrule.staging import tape as staged_tape
+    from tests import function_programs as programs
+
+    fused = ["minimise_with_apply_gradients", "training_loop_with_adam",
+             "training_loop_with_momentum_schedule_and_clipping",
+             "training_loop_with_weight_decay_and_a_float32_variable",
+             "training_loop_that_never_runs", "training_loop_with_an_unconnected_variable",
+             "training_loop_with_an_overridden_apply_gradients"]
+    args = {"training_loop_with_adam": (7,)}
+    steps = []
+    real_step = staged_tape._raw_step
+    monkeypatch.setattr(staged_tape, "_raw_step",
+                        lambda *a: steps.append(1) or real_step(*a))
+    for name in fused + ["training_loop_inside_try"]:
+        staged = cr.function(getattr(programs, name))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            staged(*args.get(name, ()))
+        source = cr.source(staged)
+        assert ("fused_loop(" in source) == (name in fused), name
+    # steps after the first ran on NumPy values where the optimizer and sources allow it:
+    # 999 + 6 + 49 + 19 (the unconnected, overridden and never-run loops take none)
+    assert len(steps) == 999 + 6 + 49 + 19
+
+
+def test_a_training_loop_warns_at_every_step_as_eagerly():
+    from tests.function_programs import training_loop_with_an_unconnected_variable as program
+
+    def messages(fn):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fn()
+        return [str(w.message) for w in caught]
+
+    eager = messages(program)
+    assert len(eager) == 3 and all("'unused'" in m for m in eager)
+    assert messages(cr.function(program)) == eager
+
+
+def test_a_training_loop_rejects_what_apply_gradients_rejects():
+    from tests.function_programs import (
+        training_loop_whose_gradient_has_the_wrong_structure as program,
+    )
+
+    with pytest.raises(TypeError, match="updates chainrule.Variable objects") as eager:
+        program()
+    with pytest.raises(TypeError, match="updates chainrule.Variable objects") as staged:
+        cr.function(program)()
+    assert str(staged.value) == str(eager.value)

@@ -160,16 +160,28 @@ class Optimizer:
                                  f"the variable has shape {var.shape}")
             grads.append(g)
             variables.append(var)
+        self._apply_checked(grads, variables)
+        return self._iterations
+
+    def _apply_checked(self, grads: list[np.ndarray], variables: list[Variable]) -> None:
+        """One step of :meth:`apply_gradients` once its pairs are checked: ``grads`` are
+        NumPy values of their variable's shape and dtype, ``variables`` floating-point
+        Variables. (Staged functions call it directly when they can vouch for that.)"""
         grads = self._clip(grads)
-        lr = self.learning_rate
+        lr = self._learning_rate
+        if type(lr) is not float:  # a schedule (a float is stored as one by the setter)
+            lr = self.learning_rate
         if self.weight_decay:
             for var in variables:
                 value = var._value
                 var.assign(value - value * (self.weight_decay * lr))
         for g, var in zip(grads, variables, strict=True):
             var.assign(self._update(var, var._value, g, lr))
-        self._iterations.assign_add(1)
-        return self._iterations
+        steps = self._iterations
+        if steps._shared:  # someone holds the current buffer: assign writes a new one
+            steps.assign_add(1)
+        else:
+            np.add(steps._value, 1, out=steps._value)
 
     def minimize(self, loss: Any, var_list: Any, tape: GradientTape | None = None) -> Variable:
         """Compute the gradients of ``loss`` and apply them (``tf.keras`` 2's ``minimize``).

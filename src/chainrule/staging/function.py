@@ -6,8 +6,10 @@ parsed, every ``with <...>.GradientTape(...) as tape:`` block is planned (:mod:`
 a *wrapper* is compiled — the function's own code, with each tape block replaced by a call
 to a :class:`~chainrule.staging.tape.StagedBlock` that runs generated code and binds the
 block's results and a :class:`~chainrule.staging.tape.StagedTape`. Everything outside the
-blocks (loops around them, ``optimizer.apply_gradients``, ``Variable.assign_sub``, printing)
-runs as the Python it is, on the real Tensors and Variables.
+blocks (loops around them, ``Variable.assign_sub``, printing) runs as the Python it is, on
+the real Tensors and Variables, but for training steps: ``opt.apply_gradients`` of staged
+gradients goes through ``apply_checked``, and a ``for`` loop of a block, its gradient and
+``apply_gradients`` becomes one ``StagedBlock.fused_loop`` call (see their docstrings).
 
 Guarantees:
 
@@ -51,7 +53,7 @@ from ..transform.parse import UNRESOLVED, parse_function
 from .analysis import loads, stores, tape_call_parts
 from .blocks import GRADIENT_METHODS, Block, Stager, split_tape_with, tape_items
 from .lower import Lowerer, Lowering, _StagedLike, compile_closure, remap_error, staging_error
-from .tape import StagedBlock, tape_options
+from .tape import StagedBlock, apply_checked, tape_options
 
 __all__ = ["function", "StagedFunction", "ConcreteFunction"]
 
@@ -253,6 +255,10 @@ class _Tracer:
         self.fdef = fdef
         self.blocks: list[StagedBlock] = []
         self.tape_names: set[str] = set()
+        self._guarded = 0  # inside a try or a with: exceptions may be caught
+        self._fused: dict[int, Block] = {}  # id of a fused statement -> its block
+        self._applies: dict[int, tuple[Any, ...]] = {}  # id of an apply_checked `if` -> parts
+        self._namer = _fresh_names(self.local_names | taken)
         fdef.body = self.statements(fdef.body)
         self._check_tape_uses(fdef)
         fdef.decorator_list = []
@@ -363,11 +369,18 @@ class _Tracer:
                     raise self.error(s, "entering a GradientTape passed as an argument",
                                      "GradientTape")
                 del value
+            self._guarded += 1  # a context manager may swallow exceptions
             s.body = self.statements(s.body)
+            self._guarded -= 1
             return [s]
         minimized = self.minimize(s)
         if minimized is not None:
             return self.statements(minimized, extra_after=loads(minimized[2:]))
+        checked = self.apply_gradients(s)
+        if checked is not None:
+            return [checked]
+        guarded = isinstance(s, gast.Try)
+        self._guarded += guarded
         for field_name in ("body", "orelse", "finalbody"):
             sub = getattr(s, field_name, None)
             if isinstance(sub, list) and not isinstance(s, (gast.FunctionDef, gast.ClassDef)):
@@ -375,6 +388,11 @@ class _Tracer:
         if isinstance(s, gast.Try):
             for h in s.handlers:
                 h.body = self.statements(h.body)
+        self._guarded -= guarded
+        if isinstance(s, gast.For) and not self._guarded:
+            loop = self.training_loop(s)
+            if loop is not None:
+                return loop
         if isinstance(s, (gast.FunctionDef, gast.ClassDef, gast.Lambda)):
             for sub in gast.walk(s):
                 if isinstance(sub, gast.With) and tape_items(self.stager, sub, set()):
@@ -470,6 +488,7 @@ class _Tracer:
                            value=gast.Call(func=method, args=args, keywords=keywords),
                            type_comment=None)
         gast.copy_location(stmt, s)
+        self._fused[id(stmt)] = block
         return stmt
 
     def _refers_to_block(self, node: Any, block_node: Any, tape: str) -> bool:
@@ -575,6 +594,105 @@ class _Tracer:
                     gast.copy_location(sub, s)
         return out
 
+    # ------------------------------------------------------------ apply_gradients
+    def apply_gradients(self, s: Any) -> Any:
+        """``opt.apply_gradients(zip(grads, variables))`` or ``opt.apply_gradients([(grad,
+        variable)])`` (names or attribute chains, the result unused) as ``if not
+        apply_checked(opt, grads, variables, zipped): <the call as written>``: the update
+        runs without re-checking what the staged gradients already guarantee, and the call
+        as written runs whenever that guarantee does not hold (see ``apply_checked``)."""
+        value = s.value if isinstance(s, gast.Expr) else None
+        if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)
+                and value.func.attr == "apply_gradients" and _is_chain(value.func.value)):
+            return None
+        args = list(value.args) + [k.value for k in value.keywords
+                                   if k.arg == "grads_and_vars"]
+        if len(args) != 1 or len(value.args) + len(value.keywords) != 1:
+            return None
+        pairs = args[0]
+        if isinstance(pairs, gast.Call) and not pairs.keywords and len(pairs.args) == 2 and \
+                isinstance(pairs.func, gast.Name) and all(map(_is_chain, pairs.args)) and \
+                self.stager.resolve(pairs.func, self.local_names) is zip:
+            grads, variables, zipped = pairs.args[0], pairs.args[1], True
+        elif isinstance(pairs, (gast.List, gast.Tuple)) and len(pairs.elts) == 1 and \
+                isinstance(pairs.elts[0], gast.Tuple) and len(pairs.elts[0].elts) == 2 and \
+                all(map(_is_chain, pairs.elts[0].elts)):
+            grads, variables, zipped = pairs.elts[0].elts[0], pairs.elts[0].elts[1], False
+        else:
+            return None
+        helper = self.ns.bind("apply_checked", apply_checked)
+        test = gast.UnaryOp(op=gast.Not(), operand=call(
+            name(helper), clone(value.func.value), clone(grads), clone(variables),
+            const(zipped)))
+        out = gast.If(test=test, body=[s], orelse=[])
+        for sub in gast.walk(test):
+            if isinstance(sub, (gast.stmt, gast.expr)):
+                gast.copy_location(sub, s)
+        gast.copy_location(out, s)
+        self._applies[id(out)] = (value.func.value, grads, variables, zipped, value)
+        return out
+
+    # -------------------------------------------------------------- training loops
+    def training_loop(self, loop: Any) -> list[Any] | None:
+        """A ``for`` loop whose body is a fused tape block and gradient followed by
+        ``opt.apply_gradients`` of those gradients to the sources, as one call::
+
+            done = run_block.fused_loop(<iterable>, <options>, (<inputs>), <target>,
+                                        <sources>, <opt>, <zipped>,
+                                        lambda <grads>: <opt>.apply_gradients(...))
+            if done is not None:
+                <loop variable>, (<outputs>), <grads> = done
+
+        (see ``StagedBlock.fused_loop``). Only when nothing the loop assigns is read by the
+        block, the sources or the optimizer (so each step gets the same objects), the loop
+        has no ``else``, and no ``try`` or ``with`` around it could observe a step that
+        raised half-way."""
+        if loop.orelse or len(loop.body) != 2 or not isinstance(loop.target, gast.Name):
+            return None
+        fused, check = loop.body
+        block = self._fused.get(id(fused))
+        parts = self._applies.get(id(check))
+        if block is None or parts is None or block.tape is None:
+            return None
+        call_node = fused.value
+        if call_node.keywords or len(call_node.args) != 5:
+            return None  # output_gradients / unconnected_gradients: the general path
+        opts, watches, inputs, target, sources = call_node.args
+        if not isinstance(watches, gast.Tuple) or watches.elts:
+            return None
+        opt, grads, variables, zipped, apply_call = parts
+        grads_target = fused.targets[0].elts[1]
+        if not (isinstance(grads_target, gast.Name) and isinstance(grads, gast.Name)
+                and grads.id == grads_target.id
+                and gast.dump(variables) == gast.dump(sources)):
+            return None
+        assigned = {loop.target.id, grads_target.id} | set(block.outputs)
+        read = loads(inputs) | loads(sources) | loads(opt) | loads(opts)
+        if assigned & read:
+            return None
+        done = self._namer("done")
+        self.local_names.add(done)
+        fallback = gast.Lambda(args=gast.arguments(
+            args=[gast.Name(id=grads.id, ctx=gast.Param(), annotation=None, type_comment=None)],
+            posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
+            defaults=[]), body=clone(apply_call))
+        method = gast.Attribute(value=clone(call_node.func.value), attr="fused_loop",
+                                ctx=gast.Load())
+        run = gast.Assign(targets=[store(done)], value=call(
+            method, loop.iter, opts, inputs, target, sources, clone(opt), const(zipped),
+            fallback), type_comment=None)
+        bind = gast.If(test=gast.Compare(left=name(done), ops=[gast.IsNot()],
+                                         comparators=[const(None)]),
+                       body=[gast.Assign(targets=[gast.Tuple(elts=[
+                           store(loop.target.id), fused.targets[0].elts[0], store(grads.id)],
+                           ctx=gast.Store())], value=name(done), type_comment=None)],
+                       orelse=[])
+        for st in (run, bind):
+            for sub in gast.walk(st):
+                if isinstance(sub, (gast.stmt, gast.expr)):
+                    gast.copy_location(sub, loop)
+        return [run, bind]
+
     # ------------------------------------------------------------------ checks
     def _check_tape_uses(self, fdef: Any) -> None:
         for sub in gast.walk(fdef):
@@ -613,6 +731,13 @@ def _names_in(node: Any) -> list[str]:
             out += _names_in(v)
         return out
     return []
+
+
+def _is_chain(node: Any) -> bool:
+    """A name or a chain of attributes of a name (``x``, ``self.model.params``)."""
+    while isinstance(node, gast.Attribute):
+        node = node.value
+    return isinstance(node, gast.Name)
 
 
 def _is_name_structure(node: Any) -> bool:

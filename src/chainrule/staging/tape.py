@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import types
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..errors import TransformError, UnconnectedGradientError
+from ..optimizers import Optimizer
 from ..runtime import astype
 from ..tape.tape import _RELEASED, UnconnectedGradients, _check_sources, _flatten, _pack, _policy
 from ..tape.tensor import Tensor, _TensorLike, wrap
@@ -38,7 +40,7 @@ from . import deps as _deps
 from .blocks import Block, SourceLeaf, Spec, get_path
 from .lower import staging_error
 
-__all__ = ["StagedBlock", "StagedTape", "tape_options"]
+__all__ = ["StagedBlock", "StagedTape", "apply_checked", "tape_options"]
 
 _FLOAT = "fc"
 
@@ -67,6 +69,25 @@ def _flagged_kind(v: Any, watched: set[int], watch_accessed: bool) -> Any:
     if t in (float, int, bool, complex, str) or v is None:
         return (t,)
     return ("O", t)
+
+
+def _input_args(values: tuple[Any, ...]) -> list[Any]:
+    """The NumPy values of a block's inputs (:func:`_raw`, inlined for Tensors and
+    Variables; a Variable read is marked shared, so a later assignment writes a new buffer
+    and the values the block saved stay valid)."""
+    args = []
+    for v in values:
+        t = type(v)
+        if t is Tensor:
+            r = v._value
+        elif t is Variable:
+            v._shared = True
+            r = v._value
+        else:
+            args.append(_raw(v))
+            continue
+        args.append(r[()] if type(r) is np.ndarray and not r.shape else r)
+    return args
 
 
 def _raw(v: Any) -> Any:
@@ -154,6 +175,7 @@ class StagedBlock:
         self.label = block.label
         self._fast: dict[Any, tuple[Spec, dict[str, Any]]] = {}
         self._last: tuple[Any, ...] | None = None
+        self._plans: dict[Any, Any] = {}
 
     def __repr__(self) -> str:
         return f"<staged {self.label}>"
@@ -177,16 +199,19 @@ class StagedBlock:
 
     def _dispatch(self, options: tuple[bool, bool], watches: tuple[Any, ...],
                   values: tuple[Any, ...], caps: list[Any],
-                  layout: tuple[tuple[int, int], ...]) -> tuple[Spec, dict[str, Any]]:
-        """The spec for these inputs. The kinds of the very objects of the last call are
-        reused (Tensors, Variables and arrays never change dtype; calls with lists, tuples
-        or watches are always looked at); ``_last`` keeps them alive, so ids stay unique."""
+                  layout: tuple[tuple[int, int], ...]
+                  ) -> tuple[tuple[Spec, dict[str, Any]], Any]:
+        """The spec for these inputs, and a token: the record of the last call when these
+        are its very objects (else None). The kinds of the very objects of the last call
+        are reused (Tensors, Variables and arrays never change dtype; calls with lists,
+        tuples or watches are always looked at); ``_last`` keeps them alive, so ids stay
+        unique."""
         last = self._last
         if last is not None and not watches:
             ids = tuple(map(id, values))
             if ids == last[0] and options == last[1] and layout == last[5] and (
                     not caps or _same(caps, last[2])):
-                return last[3]
+                return last[3], last
         watched = self._check_watch(watches) if watches else _NOTHING
         watch_accessed = options[1]
         key = (watch_accessed,
@@ -199,9 +224,9 @@ class StagedBlock:
             found = self._fast[(key, layout)] = (spec, kwargs)
         cacheable = not watches and not any(type(v) in (list, tuple) for v in values) and \
             not any(type(v) in (list, tuple) for v in caps)
-        self._last = (tuple(map(id, values)), options, list(caps), found, values,
-                      layout) if cacheable else None
-        return found
+        self._last = last = (tuple(map(id, values)), options, list(caps), found, values,
+                             layout) if cacheable else None
+        return found, last
 
     def _slots(self, values: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         """The slot values (attributes of plain objects read on entry) and their layout."""
@@ -224,25 +249,14 @@ class StagedBlock:
         return tuple(slot_values), tuple(layout)
 
     def _forward(self, options: tuple[bool, bool], watches: tuple[Any, ...],
-                 values: tuple[Any, ...]) -> tuple[Spec, list[Any], tuple[Any, ...], Any, Any]:
+                 values: tuple[Any, ...]) -> tuple[Any, ...]:
         caps = [c.read() for c in self.block.captures] if self.block.captures else []
         layout: tuple[tuple[int, int], ...] = ()
         if self.block.chains:
             slot_values, layout = self._slots(values)
             values = values + slot_values
-        spec, mask_kwargs = self._dispatch(options, watches, values, caps, layout)
-        args = []
-        for v in values:  # _raw, inlined for Tensors and Variables
-            t = type(v)
-            if t is Tensor:
-                r = v._value
-            elif t is Variable:
-                v._shared = True
-                r = v._value
-            else:
-                args.append(_raw(v))
-                continue
-            args.append(r[()] if type(r) is np.ndarray and not r.shape else r)
+        (spec, mask_kwargs), token = self._dispatch(options, watches, values, caps, layout)
+        args = _input_args(values)
         if caps:
             args += [_raw(c) for c in caps]
         if spec.probes:
@@ -261,11 +275,35 @@ class StagedBlock:
                 spec.masks = masks
         inputs = values if not caps else tuple(values) + tuple(caps)
         out_objects = tuple([_wrap_output(o, inputs, args) for o in outs])
-        return spec, caps, out_objects, saved, masks, values
+        return spec, caps, out_objects, saved, masks, values, token
+
+    def _plan(self, spec: Spec, values: tuple[Any, ...], caps: list[Any],
+              outputs: tuple[Any, ...], masks: Any, target_index: int, sources: Any,
+              token: Any) -> Any:
+        """:func:`_fused_plan`, kept for the next call when it can only come out the same:
+        the same static specialisation (masks fixed), the very input objects of the call
+        that made it (``token``, see :meth:`_dispatch`), no captures, and the same source
+        objects."""
+        if token is None or not spec.static or masks is not spec.masks or caps:
+            return _fused_plan(spec, values, caps, outputs, masks, target_index, sources)
+        key = (id(spec), target_index, id(sources))
+        kept = self._plans.get(key)
+        if kept is not None:
+            made_for, flat, plan = kept
+            if made_for is token and (flat is sources or (
+                    type(sources) in (list, tuple) and _same(flat, sources))):
+                return plan
+        plan = _fused_plan(spec, values, caps, outputs, masks, target_index, sources)
+        if len(self._plans) > 64:
+            self._plans.clear()
+        flat = sources if type(sources) in _SOURCE_TYPES else tuple(sources)
+        self._plans[key] = (token, flat, plan)
+        return plan
 
     def __call__(self, options: tuple[bool, bool], watches: tuple[Any, ...],
                  *values: Any) -> tuple[StagedTape, tuple[Any, ...]]:
-        spec, caps, out_objects, saved, masks, values = self._forward(options, watches, values)
+        spec, caps, out_objects, saved, masks, values, _ = self._forward(options, watches,
+                                                                         values)
         tape = StagedTape(self, spec, options[0], saved, masks, values, caps, out_objects)
         return tape, out_objects
 
@@ -276,35 +314,120 @@ class StagedBlock:
               ) -> tuple[tuple[Any, ...], Any]:
         """The block followed at once by ``tape.gradient(...)`` (the tape is not used
         otherwise): ``targets`` gives the target's structure with output positions."""
-        spec, caps, out_objects, saved, masks, values = self._forward(options, watches, values)
+        spec, caps, out_objects, saved, masks, values, token = self._forward(
+            options, watches, values)
         if type(targets) is int and output_gradients is None and saved is not None and (
                 unconnected_gradients is UnconnectedGradients.NONE or
                 unconnected_gradients == "none"):
-            fast = _fused_gradient(spec, values, caps, out_objects, saved, masks, targets,
-                                   sources)
-            if fast is not _SLOW:
-                return out_objects, fast
+            plan = self._plan(spec, values, caps, out_objects, masks, targets, sources,
+                              token)
+            if plan is not _SLOW:
+                return out_objects, _run_plan(plan, spec, out_objects, saved, targets)
         tape = StagedTape(self, spec, options[0], saved, masks, values, caps, out_objects)
         target = _rebuild(targets, out_objects)
         return out_objects, tape.gradient(target, sources, output_gradients,
                                           unconnected_gradients)
 
 
+    def fused_loop(self, iterable: Any, options: tuple[bool, bool], values: tuple[Any, ...],
+                   targets: int, sources: Any, optimizer: Any, zipped: bool,
+                   fallback: Callable[[Any], Any]) -> tuple[Any, Any, Any] | None:
+        """A training loop, ``for item in iterable:`` the block followed at once by
+        ``grads = tape.gradient(outputs[targets], sources)`` and
+        ``optimizer.apply_gradients`` of ``grads`` to ``sources`` (``zip`` if ``zipped``,
+        else one pair). Returns ``(item, outputs, grads)`` of the last step, or None when
+        the iterable was empty (the loop's names stay as they were).
+
+        A step runs on NumPy values alone (the generated forward and backward code, then
+        the optimizer's update after its checks, ``Optimizer._apply_checked``) when what
+        decides its outcome is known to be what :meth:`fused` and :func:`apply_checked`
+        would find: the same input objects as the step before with a static
+        specialisation and a kept gradient plan (see :meth:`_plan`), no captured or
+        attribute inputs, a chainrule optimizer whose ``apply_gradients`` is not
+        overridden, and every source a floating Variable with a connected gradient of its
+        shape. Any other step (the first one among them) runs :meth:`fused`, then
+        :func:`apply_checked` or ``fallback(grads)``, the call as written. Either way each
+        step computes what the loop as written computes; only the last step's outputs and
+        gradients are wrapped as Tensors."""
+        raw_ok = isinstance(optimizer, Optimizer) and \
+            type(optimizer).apply_gradients is Optimizer.apply_gradients and \
+            not self.block.captures and not self.block.chains
+        prepared = None  # stays valid: the same input objects at every step
+        last: Any = None
+        for item in iterable:
+            if raw_ok:
+                if prepared is None:
+                    prepared = self._raw_plan(options, values, targets, sources, zipped)
+                if prepared is not None:
+                    step = _raw_step(prepared, values, targets, optimizer)
+                    if step is not None:
+                        last = (item, step)
+                        continue
+            outs, grads = self.fused(options, (), values, targets, sources)
+            if not apply_checked(optimizer, grads, sources, zipped):
+                fallback(grads)
+            last = (item, outs, grads)
+        if last is None or len(last) == 3:
+            return last
+        item, (args, outs, raw_grads) = last
+        out_objects = tuple([_wrap_output(o, values, args) for o in outs])
+        return item, out_objects, _packed(type(sources), [wrap(g, 0) for g in raw_grads])
+
+    def _raw_plan(self, options: tuple[bool, bool], values: tuple[Any, ...], targets: int,
+                  sources: Any, zipped: bool) -> tuple[Spec, Any] | None:
+        """The specialisation and gradient plan that :meth:`fused` keeps for these very
+        inputs and sources, when :meth:`fused_loop` may run steps on NumPy values with
+        them; else None (not yet kept, or the conditions do not hold)."""
+        (spec, _), token = self._dispatch(options, (), values, [], ())
+        if token is None or spec.fwd is None or spec.probes or not spec.static or \
+                spec.masks is None:
+            return None
+        kept = self._plans.get((id(spec), targets, id(sources)))
+        if kept is None or kept[0] is not token:
+            return None
+        _, flat, plan = kept
+        if plan is _SLOW or not plan[3] or (type(sources) in _SOURCE_TYPES) == zipped or \
+                not (flat is sources or _same(flat, sources)):
+            return None
+        for v, (_, leaves) in zip(plan[0], plan[2]):
+            if type(v) is not Variable or not leaves:
+                return None  # apply_gradients would warn about or reject this
+        return spec, plan
+
+
+def _raw_step(prepared: tuple[Spec, Any], values: tuple[Any, ...], targets: int,
+              optimizer: Optimizer) -> Any:
+    """One step of :meth:`StagedBlock.fused_loop` on NumPy values: ``(args, outputs,
+    gradients)``, or None (nothing changed) when a gradient's shape is not its Variable's."""
+    spec, plan = prepared
+    args = _input_args(values)
+    outs, saved = spec.fwd(*args)
+    raw = _plan_gradients(plan, spec, outs[targets], len(outs), targets, saved)
+    grads = []
+    for g, v in zip(raw, plan[0]):
+        if g.shape != v._value.shape:
+            return None  # the general path redoes the step and reports it
+        grads.append(g if type(g) is np.ndarray else np.asarray(g))
+    optimizer._apply_checked(grads, list(plan[0]))
+    return args, outs, raw
+
+
 _SLOW = object()
 _SOURCE_TYPES = (Tensor, Variable)
 
 
-def _fused_gradient(spec: Spec, values: tuple[Any, ...], caps: list[Any],
-                    outputs: tuple[Any, ...], saved: Any, masks: Any, target_index: int,
-                    sources: Any) -> Any:
-    """``gradient(outputs[target_index], sources)`` for one target Tensor and a source (or a
-    flat list/tuple of sources) that are floating Tensors/Variables: the common case, without
-    building a StagedTape. ``_SLOW`` for anything else (the general path decides)."""
+def _fused_plan(spec: Spec, values: tuple[Any, ...], caps: list[Any], outputs: tuple[Any, ...],
+                masks: Any, target_index: int, sources: Any) -> Any:
+    """How to answer ``gradient(outputs[target_index], sources)`` for one target Tensor and
+    a source (or a flat list/tuple of sources) that are floating Tensors/Variables: the
+    source objects, and per source its dtype and the cotangent positions (and paths) of
+    its connected leaves; ``connected`` tells whether the pullback must run at all.
+    ``_SLOW`` for anything else (the general path decides)."""
     t = type(sources)
     if t in _SOURCE_TYPES:
         flat: Any = (sources,)
     elif (t is list or t is tuple) and all(type(v) in _SOURCE_TYPES for v in sources):
-        flat = sources
+        flat = tuple(sources)
     else:
         return _SLOW
     for v in flat:
@@ -314,10 +437,11 @@ def _fused_gradient(spec: Spec, values: tuple[Any, ...], caps: list[Any],
     if type(target) is not Tensor:
         return _SLOW
     mask = _deps.dflat(masks[target_index]) if masks is not None else 0
-    found: list[Any] = []
+    per_source = []
     connected = False
     for v in flat:
         leaves = []
+        found = False
         for leaf in spec.sources:
             if leaf.where == "input":
                 obj = values[leaf.index]
@@ -328,40 +452,93 @@ def _fused_gradient(spec: Spec, values: tuple[Any, ...], caps: list[Any],
             if leaf.path:
                 obj = get_path(obj, leaf.path)
             if obj is v:
-                leaves.append(leaf)
+                found = True
                 if mask & leaf.bit:
+                    leaves.append((leaf.wrt, leaf.path))
                     connected = True
-        if not leaves and v is target:
+        if not found and v is target:
             return _SLOW
-        found.append(leaves)
+        per_source.append((v._value.dtype, leaves))
+    return flat, t, per_source, connected
+
+
+def _run_plan(plan: Any, spec: Spec, outputs: tuple[Any, ...], saved: Any,
+              target_index: int) -> Any:
+    """The gradients a :func:`_fused_plan` describes, from the block's saved values."""
+    raw = _plan_gradients(plan, spec, outputs[target_index]._value, len(outputs),
+                          target_index, saved)
+    return _packed(plan[1], [None if g is None else wrap(g, 0) for g in raw])
+
+
+def _packed(t: type, results: list[Any]) -> Any:
+    """Gradients in the structure of the sources (one, a list or a tuple)."""
+    if t in _SOURCE_TYPES:
+        return results[0]
+    return results if t is list else tuple(results)
+
+
+def _plan_gradients(plan: Any, spec: Spec, target_value: Any, n_outputs: int,
+                    target_index: int, saved: Any) -> list[Any]:
+    """The NumPy gradient (or None) of each source of a :func:`_fused_plan`, in its
+    source's dtype: the pullback of ones at the target, leaves of a source summed."""
+    per_source, connected = plan[2], plan[3]
     grads = None
     if connected:
-        cot: list[Any] = [None] * len(outputs)
-        cot[target_index] = _ones(target._value)
+        cot: list[Any] = [None] * n_outputs
+        cot[target_index] = _ones(target_value)
         grads = spec.bwd(tuple(cot), saved)
-    results = []
-    for v, leaves in zip(flat, found):
+    results: list[Any] = []
+    for dtype, leaves in per_source:
         g = None
-        for leaf in leaves:
-            if mask & leaf.bit:
-                value = grads[leaf.wrt]
-                if leaf.path:
-                    value = get_path(value, leaf.path)
-                g = value if g is None else g + value
+        for wrt, path in leaves:
+            value = grads[wrt]
+            if path:
+                value = get_path(value, path)
+            g = value if g is None else g + value
         if g is None:
             results.append(None)
             continue
-        dtype = v._value.dtype
-        g = np.asarray(g) if not isinstance(g, (np.ndarray, np.generic)) else g
+        if not isinstance(g, (np.ndarray, np.generic)):
+            g = np.asarray(g)
         if g.dtype != dtype:
             if isinstance(g, np.generic) and g.dtype.kind == "f" and dtype.kind == "f":
                 g = dtype.type(g)
             else:
                 g = astype(np.real(g) if dtype.kind == "f" else g, dtype)
-        results.append(wrap(g, 0))
-    if t in _SOURCE_TYPES:
-        return results[0]
-    return results if t is list else tuple(results)
+        results.append(g)
+    return results
+
+
+def apply_checked(optimizer: Any, gradients: Any, variables: Any, zipped: bool) -> bool:
+    """``optimizer.apply_gradients(zip(gradients, variables))`` (``zipped``) or
+    ``optimizer.apply_gradients([(gradients, variables)])``, done here when its outcome is
+    certain: a chainrule optimizer whose ``apply_gradients`` is not overridden, as many
+    gradients as variables, and each gradient a Tensor with its floating-point Variable's
+    shape and dtype (what staged gradients are). Then the step is
+    :meth:`~chainrule.optimizers.Optimizer._apply_checked`, the very update
+    ``apply_gradients`` makes after its checks, and the result is True. Otherwise nothing
+    is done and the result is False: the staged function makes the call as written (which
+    warns about, or rejects, what it must)."""
+    if not isinstance(optimizer, Optimizer) or \
+            type(optimizer).apply_gradients is not Optimizer.apply_gradients:
+        return False
+    if zipped:
+        if type(gradients) not in (list, tuple) or type(variables) not in (list, tuple) or \
+                len(gradients) != len(variables) or not variables:
+            return False
+    else:
+        gradients, variables = (gradients,), (variables,)
+    raw = []
+    for g, v in zip(gradients, variables):
+        if type(g) is not Tensor or type(v) is not Variable:
+            return False
+        value, current = g._value, v._value
+        if value.dtype != current.dtype or value.shape != current.shape or \
+                current.dtype.kind != "f":
+            return False
+        raw.append(value if type(value) is np.ndarray else np.asarray(value))
+    optimizer._apply_checked(raw, list(variables))
+    return True
 
 
 _VALUE_TYPES = (Tensor, Variable, np.ndarray, list, tuple, float, int, bool, complex, str,

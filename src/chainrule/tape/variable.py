@@ -105,13 +105,16 @@ class Variable(_TensorLike):
         """Set the value in place; shape and dtype stay fixed (``ValueError`` / ``TypeError``
         otherwise). Not recorded: gradients never flow through an assignment."""
         del use_locking, name
-        new = np.asarray(value._value if isinstance(value, _TensorLike) else value)
+        new = value._value if isinstance(value, _TensorLike) else value
+        if type(new) is not np.ndarray:
+            new = np.asarray(new)
         if new.shape != self._value.shape:
             raise ValueError(
                 f"Cannot assign value to variable '{self._name}': Shape mismatch. The variable "
                 f"shape {self._value.shape}, and the assigned value shape {new.shape} are "
                 "incompatible.")
-        if not np.can_cast(new.dtype, self._value.dtype, "same_kind"):
+        if new.dtype != self._value.dtype and \
+                not np.can_cast(new.dtype, self._value.dtype, "same_kind"):
             raise TypeError(
                 f"Cannot assign a value of dtype {new.dtype.name} to variable '{self._name}' "
                 f"of dtype {self._value.dtype.name}")
