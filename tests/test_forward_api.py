@@ -206,9 +206,60 @@ def test_jacfwd_of_tuple_outputs_follows_jax():
     np.testing.assert_allclose(J[0][1], np.sin(X))
 
 
-def test_jacrev_of_tuple_output_is_an_error():
-    with pytest.raises(ValueError, match="tuple"):
-        cr.jacrev(two_outputs)(X, 1.5)
+def test_jacrev_of_tuple_outputs_follows_jax():
+    # one Jacobian per output, [output][argument] for a tuple argnums: jacfwd's structure
+    for argnums in (0, 1, (0, 1)):
+        rev = cr.jacrev(two_outputs, argnums=argnums)(X, 1.5)
+        fwd = cr.jacfwd(two_outputs, argnums=argnums)(X, 1.5)
+        assert type(rev) is tuple and len(rev) == 2
+        for r, f in zip(rev, fwd):
+            if isinstance(argnums, tuple):
+                assert type(r) is tuple and len(r) == 2
+                for a, b in zip(r, f):
+                    assert np.shape(a) == np.shape(b)
+                    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+            else:
+                assert np.shape(r) == np.shape(f)
+                np.testing.assert_allclose(r, f, rtol=1e-12, atol=1e-14)
+    J = cr.jacrev(two_outputs)(X, 1.5)
+    assert J[0].shape == (3, 3) and J[1].shape == (3,)
+    np.testing.assert_allclose(J[0], numeric_jacobian(lambda x, y: two_outputs(x, y)[0],
+                                                      (X, 1.5), 0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(J[1], 4.0 * X)
+
+
+def test_jacrev_of_a_list_output_and_its_derivative():
+    def pieces(x):
+        return [x[:2] * x[1:], np.sum(x ** 3)]
+
+    J = cr.jacrev(pieces)(X)
+    np.testing.assert_allclose(J[0], cr.jacfwd(pieces)(X)[0], rtol=1e-12)
+    np.testing.assert_allclose(J[1], 3 * X ** 2, rtol=1e-12)
+    # the generated Jacobian code is differentiable again: d/dx of sum(J[1]) = 6 x
+    jac = cr.jacrev(pieces)
+
+    def total(x):
+        return np.sum(jac(x)[1])
+
+    np.testing.assert_allclose(cr.grad(total)(X), 6 * X, rtol=1e-12)
+    np.testing.assert_allclose(cr.grad(total, mode="forward")(X), 6 * X, rtol=1e-12)
+
+
+def test_jacobians_of_other_structures_are_an_error():
+    def none_out(x):
+        return None
+
+    with pytest.raises((ValueError, cr.TransformError), match="(?i)jvp|vjp|None"):
+        cr.jacrev(none_out)(X)
+
+    def of_a_pair(p):
+        a, b = p
+        return a * b
+
+    pair = (np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    for jac in (cr.jacfwd, cr.jacrev, cr.hessian):
+        with pytest.raises(ValueError, match="with respect to arrays and numbers, not a tuple"):
+            jac(of_a_pair)(pair)
 
 
 def test_jacobians_are_cached_and_deterministic_across_processes():

@@ -2,12 +2,12 @@
 ``jacobian_columns``, ``jacobian_rows``, ``by_output``, ...), which the drivers of
 ``jacfwd``, ``jacrev``, ``hessian`` and forward-mode ``grad`` call.
 
-Guarantees: registered when chainrule is imported; ``basis``, ``element_count`` and
-``zero_tangent`` are non-differentiable (they make constants); every other helper is linear
-in its first argument, so its JVP is the helper applied to the tangent and its VJP is the
-matching ``*_adjoint`` (or inverse) helper. The drivers can therefore be differentiated
-again, in either mode, to any depth. Rules use only :mod:`chainrule.runtime` helpers, so
-they inline like the rest of the library's.
+Guarantees: registered when chainrule is imported; ``basis``, ``element_count``,
+``output_basis``, ``output_count`` and ``zero_tangent`` are non-differentiable (they make
+constants); every other helper is linear in its first argument, so its JVP is the helper
+applied to the tangent and its VJP is the matching ``*_adjoint`` (or inverse) helper. The
+drivers can therefore be differentiated again, in either mode, to any depth. Rules use only
+:mod:`chainrule.runtime` helpers, so they inline like the rest of the library's.
 """
 
 from .rules.registry import defjvp, defvjp, nondifferentiable
@@ -20,12 +20,14 @@ from .runtime import (
     jacobian_columns_adjoint,
     jacobian_rows,
     jacobian_rows_adjoint,
+    output_basis,
+    output_count,
     zero_tangent,
 )
 
 __all__: list[str] = []
 
-nondifferentiable(basis, element_count, zero_tangent)
+nondifferentiable(basis, element_count, output_basis, output_count, zero_tangent)
 defjvp(jacobian_columns, lambda g, ans, cols, out, x: jacobian_columns(g, out, x), None, None)
 defvjp(jacobian_columns, lambda g, ans, cols, out, x: jacobian_columns_adjoint(g, out, x),
        None, None)

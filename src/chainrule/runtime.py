@@ -76,6 +76,8 @@ __all__ = [
     "symmetrize_tri_adjoint",
     "basis",
     "element_count",
+    "output_basis",
+    "output_count",
     "zero_tangent",
     "jacobian_columns",
     "jacobian_columns_adjoint",
@@ -777,10 +779,7 @@ def symmetrize_tri_adjoint(g, lower=True):
 def basis(x, k):
     """The ``k``-th unit tangent shaped like ``x`` (flat index ``k``); ``1.0`` for a number."""
     if type(x) is tuple or type(x) is list or x is None:
-        raise ValueError(
-            "Jacobians (chainrule.jacfwd, jacrev, hessian, forward-mode grad) are taken of "
-            f"arrays and numbers, not of a {type(x).__name__}; use chainrule.jvp or "
-            "chainrule.vjp for tuples and lists")
+        raise ValueError(_NOT_A_JACOBIAN.format(type(x).__name__))
     if np.ndim(x) == 0:
         return 1.0
     e = np.zeros(np.shape(x), dtype=np.result_type(x, 1.0))
@@ -792,11 +791,40 @@ def element_count(x):
     """The number of elements of an array or number (what a Jacobian has one row or column
     per); a ``ValueError`` naming the alternatives for tuples and lists."""
     if type(x) is tuple or type(x) is list or x is None:
-        raise ValueError(
-            "Jacobians (chainrule.jacfwd, jacrev, hessian, forward-mode grad) are taken of "
-            f"arrays and numbers, not of a {type(x).__name__}; use chainrule.jvp or "
-            "chainrule.vjp for tuples and lists")
+        raise ValueError(_NOT_A_JACOBIAN.format(type(x).__name__))
     return int(np.size(x))
+
+
+def output_basis(out, k):
+    """The ``k``-th unit cotangent of an output: :func:`basis`, and for a tuple or list of
+    arrays and numbers a tuple in which ``k`` counts through the entries in order (the
+    entry holding it gets the unit, the others zeros)."""
+    if type(out) is not tuple and type(out) is not list:
+        return basis(out, k)
+    parts = []
+    for e in out:
+        n = element_count(e)
+        if 0 <= k < n:
+            parts.append(basis(e, k))
+        else:
+            parts.append(0.0 if np.ndim(e) == 0 else
+                         np.zeros(np.shape(e), dtype=np.result_type(e, 1.0)))
+        k -= n
+    return tuple(parts)
+
+
+def output_count(out):
+    """The number of elements of an output: :func:`element_count`, summed over the entries
+    of a tuple or list."""
+    if type(out) is tuple or type(out) is list:
+        return sum(element_count(e) for e in out)
+    return element_count(out)
+
+
+_NOT_A_JACOBIAN = (
+    "Jacobians (chainrule.jacfwd, jacrev, hessian, forward-mode grad) are taken with respect "
+    "to arrays and numbers, not a {}; use chainrule.jvp or chainrule.vjp for tuples and "
+    "lists")
 
 
 def zero_tangent(x):
@@ -840,11 +868,18 @@ def jacobian_columns_adjoint(g, out, x):
 
 def jacobian_rows(rows, out, x):
     """Stack VJP results, one per element of ``out``, into the Jacobian of ``out`` with
-    respect to ``x``, shaped ``out.shape + x.shape``. ``None`` rows are zeros."""
+    respect to ``x``, shaped ``out.shape + x.shape`` (a tuple of such Jacobians for a tuple
+    or list ``out``, whose elements the rows follow entry by entry, as
+    :func:`output_basis` counts them). ``None`` rows are zeros."""
+    if type(x) is tuple or type(x) is list or x is None:
+        raise ValueError(_NOT_A_JACOBIAN.format(type(x).__name__))
     if type(out) is tuple or type(out) is list:
-        raise ValueError(
-            "chainrule.jacrev takes Jacobians of functions returning an array or a number, "
-            "not a tuple; use chainrule.jacfwd, or chainrule.vjp for tuple outputs")
+        parts, start = [], 0
+        for e in out:
+            n = element_count(e)
+            parts.append(jacobian_rows(rows[start:start + n], e, x))
+            start += n
+        return tuple(parts)
     shape = np.shape(x)
     if not rows:
         return np.zeros(np.shape(out) + shape)
@@ -853,7 +888,15 @@ def jacobian_rows(rows, out, x):
 
 
 def jacobian_rows_adjoint(g, out, x):
-    """The adjoint of :func:`jacobian_rows`: the list of rows of the Jacobian ``g``."""
+    """The adjoint of :func:`jacobian_rows`: the list of rows of the Jacobian ``g``
+    (``None`` rows for a ``None``, that is zero, cotangent)."""
+    if g is None:
+        return [None] * output_count(out)
+    if type(out) is tuple or type(out) is list:
+        rows = []
+        for gi, e in zip(g, out):
+            rows += jacobian_rows_adjoint(gi, e, x)
+        return rows
     m = int(np.size(out))
     flat = np.reshape(g, (m,) + np.shape(x))
     return [flat[k] for k in range(m)]
