@@ -17,6 +17,8 @@ Workloads (the same Python function, called eagerly and decorated with
 * ``mlp-gradient``: the same step without the optimizer update (tape and gradient only);
 * ``mlp-gradient-small``: the gradient step of a small MLP (batch 8, 4 inputs, 16 hidden
   units), where per-operation overhead rather than NumPy's arithmetic dominates;
+* ``mlp-loop-small``: 100 SGD steps of the small MLP in one call, the loop around the tape
+  (staged, it runs as one ``fused_loop`` stepping on NumPy values);
 * ``quadratic-gradient``: one call of the tutorial's ``f(x)`` (a tape, ``watch``,
   ``gradient``) on a float32 scalar: the staging overhead per call.
 
@@ -131,6 +133,59 @@ def make_mlp(apply: bool, sizes: tuple[int, int, int, int] = (B, D_IN, H, D_OUT)
     body = train_step if apply else gradient_step
     staged_body = cr.function(body)
     return (lambda: body(x, y)), (lambda: staged_body(x, y)), params
+
+
+def make_mlp_loop(steps: int, sizes: tuple[int, int, int, int]
+                  ) -> tuple[Callable[[], Any], Callable[[], Any], list[Any]]:
+    """``(eager, staged, params)``: ``steps`` SGD steps of the MLP in one call, the loop
+    around the tape (a training loop ``@chainrule.function`` runs as one ``fused_loop``)."""
+    batch, d_in, hidden_units, d_out = sizes
+    rng = np.random.default_rng(0)
+    x = cr.constant(rng.standard_normal((batch, d_in)))
+    y = cr.constant(rng.standard_normal((batch, d_out)))
+    start = [rng.standard_normal((d_in, hidden_units)) * 0.3, np.zeros(hidden_units),
+             rng.standard_normal((hidden_units, d_out)) * 0.3, np.zeros(d_out)]
+    w1, b1, w2, b2 = params = [cr.Variable(v, name=n) for v, n in
+                               zip(start, ("w1", "b1", "w2", "b2"))]
+    optimizer = cr.optimizers.SGD(learning_rate=1e-3)
+
+    def train(inputs: Any, labels: Any) -> Any:
+        for _ in range(steps):
+            with cr.GradientTape() as tape:
+                hidden = cr.tanh(cr.matmul(inputs, w1) + b1)
+                out = cr.matmul(hidden, w2) + b2
+                loss = cr.reduce_mean(cr.square(out - labels))
+            grads = tape.gradient(loss, params)
+            optimizer.apply_gradients(zip(grads, params))
+        return loss
+
+    staged_train = cr.function(train)
+
+    def reset() -> None:
+        for p, v in zip(params, start):
+            p.assign(v)
+
+    def eager() -> Any:
+        reset()
+        return train(x, y)
+
+    def staged() -> Any:
+        reset()
+        return staged_train(x, y)
+
+    return eager, staged, params
+
+
+def hand_mlp_loop(steps: int, sizes: tuple[int, int, int, int]) -> Callable[[], Any]:
+    """:func:`make_mlp_loop` by hand: ``steps`` of :func:`hand_mlp`'s update."""
+    step = hand_mlp(True, sizes)
+
+    def train() -> Any:
+        loss = None
+        for _ in range(steps):
+            loss = step()
+        return loss
+    return train
 
 
 # ---------------------------------------------------------------------------- quadratic
@@ -278,6 +333,16 @@ def check() -> None:
             for ge, gh in zip(e[1], h[1]):
                 np.testing.assert_allclose(gh, ge.numpy(), rtol=1e-10, atol=1e-14)
     assert abs(float(hand_minimise()())) < 1e-4
+    small = (8, 4, 16, 1)
+    eager, staged, params = make_mlp_loop(20, small)
+    e = eager()
+    after_eager = [p.numpy() for p in params]
+    s = staged()
+    np.testing.assert_array_equal(s.numpy(), e.numpy())
+    for a, p in zip(after_eager, params):
+        np.testing.assert_array_equal(p.numpy(), a)
+    h = hand_mlp_loop(20, small)()
+    np.testing.assert_allclose(float(h), float(e.numpy()), rtol=1e-12)
 
 
 def run(rounds: int = 9, min_time: float = 0.05) -> list[Row]:
@@ -290,6 +355,7 @@ def run(rounds: int = 9, min_time: float = 0.05) -> list[Row]:
             ("mlp-step", make_mlp(True), hand_mlp(True)),
             ("mlp-gradient", make_mlp(False), hand_mlp(False)),
             ("mlp-gradient-small", make_mlp(False, small), hand_mlp(False, small)),
+            ("mlp-loop-small", make_mlp_loop(100, small), hand_mlp_loop(100, small)),
             ("quadratic-gradient", make_quadratic(), hand_quadratic())):
         rows.append(compare(name, eager, staged, hand, rounds, min_time))
     return rows
