@@ -273,6 +273,30 @@ def row_read_after_inner_loop(x):
     return np.sum(x)
 
 
+# save.py: the same for scalar arithmetic in a loop (``c = i * 0.5``), recomputed in the
+# adjoint instead of saved though ``y * c`` after the loop reads it.
+def _scalar_read_after_its_loop(p):
+    y = p
+    for i in range(3):
+        c = i * 0.5
+        y = y * c + p
+    return y * c
+
+
+def scalar_read_after_its_loop_in_call(x):
+    return _scalar_read_after_its_loop(x) * 2.0
+
+
+def scalar_read_after_inner_loop(x):
+    y = x
+    for j in range(2):
+        for i in range(1, 4):
+            c = i * 0.5
+            y = y * c + x
+        y = y * c
+    return y
+
+
 CASES = [
     (ifexp_keeps_target, (0.7,), 0, True),
     (ifexp_keeps_target, (-0.7,), 0, True),
@@ -313,6 +337,8 @@ CASES = [
     (row_read_after_its_loop_in_call, (0.41,), 0, True),
     (row_read_after_its_loop_in_call, (np.array([0.41, -0.69, -1.38]),), 0, True),
     (row_read_after_inner_loop, (0.41,), 0, True),
+    (scalar_read_after_its_loop_in_call, (0.41,), 0, True),
+    (scalar_read_after_inner_loop, (0.41,), 0, True),
 ]
 
 

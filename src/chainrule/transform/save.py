@@ -58,14 +58,24 @@ def _mutated_in_place(body: list[Any]) -> set[str]:
     return out
 
 
-def find_recompute(body: list[Any], needed: set[str], sites: dict[str, int], shapes: Any
-                   ) -> tuple[dict[int, list[Any]], set[str]]:
+def _load_counts(stmts: list[Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for sub in walk(gast.Module(body=stmts, type_ignores=[])):
+        if isinstance(sub, gast.Name) and isinstance(sub.ctx, gast.Load):
+            counts[sub.id] = counts.get(sub.id, 0) + 1
+    return counts
+
+
+def find_recompute(body: list[Any], needed: set[str], sites: dict[str, int], shapes: Any,
+                   params: set[str]) -> tuple[dict[int, list[Any]], set[str]]:
     """Scalar arithmetic in loops, ``t = a op b``, recomputed in the adjoint instead of saved.
 
     Saving a scalar costs a push and a pop per iteration; recomputing it costs one float
     operation. Arrays are always saved (recomputing them costs as much as computing them).
-    Applies when ``t`` is a Python scalar (shape analysis), is assigned once inside a loop,
-    its uses follow it in the same block, and no
+    Applies when ``t`` is a Python scalar (shape analysis), is assigned once inside a loop
+    and is not a parameter, every use follows it in the same block (the adjoint of a
+    statement after the loop runs before the recomputation, and a pullback gets nothing it
+    does not save), and no
     statement from its definition up to its last use changes ``a`` or ``b`` (the last use
     may, when it reads its own target: its old value is restored first). The recomputation
     is placed at the start of the adjoint of the last use, where ``a`` and ``b`` again hold
@@ -75,6 +85,7 @@ def find_recompute(body: list[Any], needed: set[str], sites: dict[str, int], sha
     names: set[str] = set()
     in_place = _mutated_in_place(body)
     read_cache: dict[int, set[str]] = {}
+    everywhere = _load_counts(body)
 
     def reads(u: Any) -> set[str]:
         hit = read_cache.get(id(u))
@@ -106,7 +117,7 @@ def find_recompute(body: list[Any], needed: set[str], sites: dict[str, int], sha
                 continue
             t = s.targets[0].id
             value = s.value
-            if t not in needed or sites.get(t, 0) != 1:
+            if t not in needed or sites.get(t, 0) != 1 or t in params:
                 continue
             if shapes is None or not shapes.same(shapes.result.get(id(s)), "scalar"):
                 continue
@@ -131,6 +142,8 @@ def find_recompute(body: list[Any], needed: set[str], sites: dict[str, int], sha
             if not uses:
                 continue
             last = uses[-1]
+            if _load_counts(stmts[k + 1:last + 1]).get(t, 0) != everywhere.get(t, 0):
+                continue  # also read before its definition or outside this block
             between = stmts[k + 1:last]
             if any(not isinstance(u, (gast.Assign, gast.Expr)) for u in stmts[k + 1:last + 1]):
                 continue
@@ -148,14 +161,6 @@ def find_recompute(body: list[Any], needed: set[str], sites: dict[str, int], sha
 
     visit(body, False)
     return plan, names
-
-
-def _load_counts(stmts: list[Any]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for sub in walk(gast.Module(body=stmts, type_ignores=[])):
-        if isinstance(sub, gast.Name) and isinstance(sub.ctx, gast.Load):
-            counts[sub.id] = counts.get(sub.id, 0) + 1
-    return counts
 
 
 def find_remat(body: list[Any], needed: set[str], sites: dict[str, int], params: set[str]
@@ -399,7 +404,7 @@ def place_saves(gen: ReverseGen, body: list[Any], adjoint: list[Any], primal_loc
     saves.remat, saves.remat_names = find_remat(body, saves.needed, saves.sites,
                                                 set(gen.param_names))
     saves.recompute, saves.recompute_names = find_recompute(body, saves.needed, saves.sites,
-                                                            gen.shapes)
+                                                            gen.shapes, set(gen.param_names))
     primal = saves.block(body, False, set(gen.param_names), None, set())
     adjoint = saves.fill(adjoint)
     primal, adjoint = _drop_unread_saves(primal, adjoint, stack, set(gen.param_names), saves)
