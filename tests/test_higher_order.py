@@ -242,3 +242,46 @@ def test_reverse_four_deep_through_helper_calls_in_a_loop():
     forward = cr.grad(cr.grad(cr.grad(cr.grad(c.calls_in_loop, **fwd), **fwd), **fwd),
                       **fwd)(*args)
     np.testing.assert_allclose(reverse, forward, rtol=1e-10)
+
+
+C3 = np.array([0.5, -1.25, 2.0])
+C33 = np.array([[1.0, 0.5, -0.5], [0.25, -1.0, 0.75], [0.5, 0.5, 1.5]])
+
+
+def norm_of_a_scaled_vector(x):
+    return np.linalg.norm(np.sin(x) * C3)
+
+
+def weighted_average(x):
+    return np.average(np.exp(x * C3), weights=C3 * C3)
+
+
+def reductions_along_axes(x):
+    m = np.tanh(x * C33)
+    return np.sum(np.mean(m, axis=0) * np.max(m, axis=1, keepdims=True).ravel()) + \
+        np.sum(np.moveaxis(m, 0, 1) * C33) + np.std(m, axis=0, ddof=1).sum()
+
+
+@pytest.mark.parametrize("fn", [norm_of_a_scaled_vector, weighted_average,
+                                reductions_along_axes])
+def test_reverse_three_deep_through_rules_with_axes_and_flags(fn):
+    # the second derivative's pullbacks read axis/keepdims/ddof from their saved tuples;
+    # a third reverse pass must see them as the integers and flags they are
+    x = 0.35
+    rev = cr.grad(cr.grad(cr.grad(fn)))(x)
+    fwd = cr.grad(cr.grad(cr.grad(fn, mode="forward"), mode="forward"), mode="forward")(x)
+    assert rev == pytest.approx(fwd, rel=1e-9, abs=1e-9)
+    h = 1e-3
+    d2 = cr.grad(cr.grad(fn))
+    assert rev == pytest.approx((d2(x + h) - d2(x - h)) / (2 * h), rel=1e-5, abs=1e-6)
+
+
+def test_a_users_rule_without_an_axis_rule_still_reports_it():
+    # only chainrule's own rules treat index parameters as non-differentiable
+    def scaled_sum(a, axis):
+        return np.sum(a, axis=axis)
+
+    prim = cr.defvjp(scaled_sum, lambda g, ans, a, axis: cr.runtime.expand_reduced(
+        g, a, axis, False))
+    assert not prim.no_gradient(1)
+    assert cr.rules.primitive_of(np.sum).no_gradient(1)  # axis of np.sum

@@ -95,6 +95,11 @@ from .staging import function
 # isort: split
 from .display import render, side_by_side
 
+# isort: split
+from .rules.registry import end_builtin_rules as _end_builtin_rules
+
+_end_builtin_rules()  # rules registered from here on are the user's
+
 __version__ = "0.1.0"
 
 __all__ = [

@@ -126,6 +126,20 @@ class Primitive:
     broadcasts: bool = False
     nondiff: bool = False
     nondiff_args: set[int] = field(default_factory=set)
+    builtin: bool = False  # registered by chainrule itself
+    _index_args: frozenset[int] | None = field(default=None, repr=False)
+
+    def no_gradient(self, argnum: int) -> bool:
+        """Whether argument ``argnum`` carries no gradient: declared so (a ``None`` rule),
+        or, for chainrule's own rules, a parameter that holds an axis, a count, a shape, a
+        flag, a dtype or a mode (see ``_INDEX_PARAMETERS``) and has no rule."""
+        if argnum in self.nondiff_args:
+            return True
+        if not self.builtin:
+            return False
+        if self._index_args is None:
+            self._index_args = _index_positions(self)
+        return argnum in self._index_args
 
     def vjp(self, argnum: int) -> Rule:
         rule = self.vjps.get(argnum)
@@ -167,7 +181,7 @@ def _entry(fn: Any, name: str | None) -> Primitive:
     with _LOCK:
         prim = _PRIMITIVES.get(_key(fn))
         if prim is None:
-            prim = Primitive(fn=fn, name=name or qualified_name(fn))
+            prim = Primitive(fn=fn, name=name or qualified_name(fn), builtin=_BUILTIN)
             _PRIMITIVES[_key(fn)] = prim
             _KEEPALIVE[_key(fn)] = fn
         elif name:
@@ -196,12 +210,50 @@ def _register(kind: str, fn: Any, rules: tuple[Any, ...], argnums: Iterable[int]
             if not callable(rule):
                 raise TypeError(f"chainrule.def{kind}: rule for argument {pos} is not callable")
             table[pos] = Rule(fn=rule, kind=kind, argnum=pos)
+        prim._index_args = None  # the rules changed
         if broadcasts is not None:
             prim.broadcasts = broadcasts
         elif _default_broadcasts(fn):
             prim.broadcasts = True
         prim.nondiff = False
     return prim
+
+
+# Parameters of the built-in rules that hold axes, counts, shapes, flags, dtypes, modes or
+# output buffers: they never carry a gradient (a value there is an integer, a bool, a string
+# or a tuple of those; a threshold such as ``rcond`` changes the result by jumps only).
+# Higher-order code reads them from a pullback's saved tuple (the ``axis`` and ``keepdims``
+# of a reduction's rule), which makes them look differentiated.
+_INDEX_PARAMETERS = frozenset({
+    "axis", "axes", "axis1", "axis2", "axisa", "axisb", "axisc", "source", "destination",
+    "keepdims", "dtype", "out", "ddof", "order", "casting", "subok", "copy", "device", "ndmin",
+    "kind", "side", "stable", "mode", "norm", "k", "n", "s", "offset", "shape", "newshape",
+    "reps", "repeats", "shift", "indices_or_sections", "pad_width", "subscripts", "UPLO",
+    "upper", "compute_uv", "full_matrices", "hermitian", "returned", "rcond", "rtol"})
+
+
+def _index_positions(prim: Primitive) -> frozenset[int]:
+    """The positions of :data:`_INDEX_PARAMETERS` in ``prim``'s rules that have no rule."""
+    out = set()
+    for rule in list(prim.vjps.values()) + list(prim.jvps.values()):
+        try:
+            params = rule.template().params[2:]
+        except Exception:  # noqa: BLE001  (no inlinable source: nothing to read)
+            continue
+        for pos, param in enumerate(params):
+            if param in _INDEX_PARAMETERS and pos not in prim.vjps and pos not in prim.jvps:
+                out.add(pos)
+    return frozenset(out)
+
+
+def end_builtin_rules() -> None:
+    """Called once chainrule's own rules are registered: what users register afterwards is
+    taken as written (a missing rule for an argument stays an error)."""
+    global _BUILTIN
+    _BUILTIN = False
+
+
+_BUILTIN = True
 
 
 def defvjp(fn: Any, *rules: Callable[..., Any] | None, argnums: Iterable[int] | None = None,

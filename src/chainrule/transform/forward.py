@@ -230,12 +230,12 @@ def diff_operands(value: Any, ctx: Context, local_names: set[str]
         args = ([callee.self_arg] if callee.kind == "method" else []) + list(value.args)
         out = []
         for i, a in enumerate(args):
-            if isinstance(a, gast.Name) and i not in prim.nondiff_args and a.id not in out:
+            if isinstance(a, gast.Name) and not prim.no_gradient(i) and a.id not in out:
                 out.append(a.id)
         for k in value.keywords:
             if isinstance(k.value, gast.Name):
                 pos = _kw_position(prim, k.arg)
-                if (pos is None or pos not in prim.nondiff_args) and k.value.id not in out:
+                if (pos is None or not prim.no_gradient(pos)) and k.value.id not in out:
                     out.append(k.value.id)
         return out, callee
     if _is_pop(callee, value):
@@ -429,7 +429,7 @@ class ForwardGen:
                                      f"argument {k.arg!r}", s, prim.name)
                 slots.append((k.value, pos))
         for atom, argnum in slots:
-            if argnum in prim.nondiff_args:
+            if prim.no_gradient(argnum):
                 continue
             try:
                 rule = prim.jvp(argnum)

@@ -417,7 +417,7 @@ class ReverseGen:
                 slots.append((k.value.id, self.kw_position(prim, k.arg, s)))
         out = []
         for var, argnum in slots:
-            if argnum in prim.nondiff_args:
+            if prim.no_gradient(argnum):
                 continue
             expr = self.rule_expr(prim, argnum, g, ans, args, keywords, s)
             others = [a for j, a in enumerate(args) if j != argnum]
