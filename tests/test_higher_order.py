@@ -285,3 +285,16 @@ def test_a_users_rule_without_an_axis_rule_still_reports_it():
         g, a, axis, False))
     assert not prim.no_gradient(1)
     assert cr.rules.primitive_of(np.sum).no_gradient(1)  # axis of np.sum
+
+
+def einsum_contraction(x):
+    return np.einsum("ij,j->", x * C33, C3)
+
+
+def test_second_derivatives_through_einsum_are_refused_with_a_way_out():
+    assert cr.grad(einsum_contraction)(0.3) == pytest.approx(np.sum(C33 @ C3))
+    for make in (lambda: cr.grad(cr.grad(einsum_contraction)),
+                 lambda: cr.hessian(einsum_contraction)):
+        with pytest.raises(cr.TransformError, match="np.einsum beyond the first") as info:
+            make()(0.3)
+        assert "nested GradientTapes" in str(info.value)

@@ -174,6 +174,14 @@ class _Fence(gast.NodeVisitor):
     def visit_Call(self, node: Any) -> None:
         for arg in node.args:
             if isinstance(arg, gast.Starred):
+                if self.parsed.filename.startswith("<chainrule") and isinstance(
+                        node.func, gast.Attribute) and node.func.attr == "einsum":
+                    raise self.parsed.error(
+                        "derivatives of np.einsum beyond the first are not supported: its "
+                        "derivative is an einsum over *operands, which chainrule cannot "
+                        "differentiate again; write the contraction with '@', np.tensordot "
+                        "or np.sum of products, or take higher derivatives with nested "
+                        "GradientTapes", node, "np.einsum")
                 _reject(self.parsed, node, "starred argument", "starred arguments (*args) are")
         for kw in node.keywords:
             if kw.arg is None:
