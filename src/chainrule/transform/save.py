@@ -220,6 +220,12 @@ class _Saves:
         self.in_place: set[str] = set()  # arrays the primal modifies in place
         self.remat_copies: set[int] = set()  # ids of statements the remat markers became
         self.preinit_nodes: set[int] = set()  # ids of the ``v = None`` before loops
+        # names bound on every path to the statement being placed (``bound`` holds those
+        # bound on some path), at the outermost loop around it, and the names pushed where
+        # a path may leave them unbound: those start as None
+        self.sure: set[str] = set()
+        self.sure_at_loop: set[str] = set()
+        self.top_preinit: list[str] = []
         user = gen.ctx.parsed.node
         self.user_names = {n.id for n in walk(user) if isinstance(n, gast.Name)}
 
@@ -259,17 +265,27 @@ class _Saves:
         return reassigned and v in bound
 
     def note_loop_var(self, v: str, loop: Any, bound_at_loop: set[str]) -> None:
-        if v not in bound_at_loop and loop is not None:
+        if v not in self.sure_at_loop and loop is not None:
             names = self.preinit.setdefault(id(loop), [])
             if v not in names:
                 names.append(v)
 
+    def note_push(self, v: str) -> None:
+        """A push outside loops reads ``v``: a path on which it is still unbound (a branch
+        that did not assign it, a return taken earlier) must find it None."""
+        if v not in self.sure and v not in self.top_preinit:
+            self.top_preinit.append(v)
+
     def block(self, stmts: list[Any], in_loop: bool, bound: set[str], outer: Any,
               bound_outer: set[str]) -> list[Any]:
         out: list[Any] = []
+        outside = self.sure
+        self.sure = set(outside)
         for s in stmts:
             out += self.stmt(s, in_loop, bound, outer, bound_outer)
             bound |= set(names_stored(s))
+            self.sure |= _bound_on_every_path(s)
+        self.sure = outside
         return out
 
     def stmt(self, s: Any, in_loop: bool, bound: set[str], outer: Any,
@@ -288,6 +304,8 @@ class _Saves:
                     if self.must_save(v, in_loop, bound):
                         if in_loop:
                             self.note_loop_var(v, outer, bound_outer)
+                        else:
+                            self.note_push(v)
                         pre.append(self.push(name(v)))
                         restores.insert(0, assign(v, self.pop()))
             self.restores[sid] = restores
@@ -322,12 +340,16 @@ class _Saves:
             restores: list[Any] = []
             outer_loop = outer if outer is not None else s
             at_loop = bound_outer if outer is not None else set(bound)
+            if outer is None:
+                self.sure_at_loop = set(self.sure)
             if isinstance(s, gast.For):
                 v = s.target.id
                 if self.must_save(v, in_loop, bound) or (
                         v in self.needed and self.sites.get(v, 0) > 1 and v in bound):
                     if in_loop:
                         self.note_loop_var(v, outer, bound_outer)
+                    else:
+                        self.note_push(v)
                     pre.append(self.push(name(v)))
                     restores.append(assign(v, self.pop()))
             counter = gen.counters.get(sid)
@@ -405,7 +427,12 @@ def place_saves(gen: ReverseGen, body: list[Any], adjoint: list[Any], primal_loc
                                                 set(gen.param_names))
     saves.recompute, saves.recompute_names = find_recompute(body, saves.needed, saves.sites,
                                                             gen.shapes, set(gen.param_names))
+    saves.sure = set(gen.param_names)
     primal = saves.block(body, False, set(gen.param_names), None, set())
+    if saves.top_preinit:
+        inits = [assign(v, const(None)) for v in saves.top_preinit]
+        saves.preinit_nodes |= {id(u) for u in inits}
+        primal = inits + primal
     adjoint = saves.fill(adjoint)
     primal, adjoint = _drop_unread_saves(primal, adjoint, stack, set(gen.param_names), saves)
     saves.used = any(_pushed(u, stack) is not None or _is_append(u, stack)
@@ -414,6 +441,22 @@ def place_saves(gen: ReverseGen, body: list[Any], adjoint: list[Any], primal_loc
     needed = [n for n in names_loaded(gast.Module(body=adjoint, type_ignores=[]))
               if (n in primal_locals or n == stack) and n not in rebuilt]
     return primal, adjoint, saves.used, needed
+
+
+def _bound_on_every_path(s: Any) -> set[str]:
+    """The names ``s`` binds on every path through it: an assignment's targets, what both
+    branches of an ``if`` bind; nothing for a loop (it may not run)."""
+    if isinstance(s, gast.If):
+        body: set[str] = set()
+        for u in s.body:
+            body |= _bound_on_every_path(u)
+        orelse: set[str] = set()
+        for u in s.orelse:
+            orelse |= _bound_on_every_path(u)
+        return body & orelse
+    if isinstance(s, (gast.For, gast.While)):
+        return set()
+    return set(names_stored(s))
 
 
 def _is_append(s: Any, stack: str) -> bool:
