@@ -83,6 +83,20 @@ def test_checker_discards_a_kink_in_the_stencil():
     check_program(_program(body, 0.5))
 
 
+def zero_in_exact_arithmetic(y):
+    y = (y / (np.logaddexp(y, 0.0) + 0.25)) - (y / (np.logaddexp(y, 0.0) + 0.25))
+    return y
+
+
+def test_checker_accepts_rounding_noise_of_a_function_that_is_exactly_zero():
+    # found by the fuzzer: reverse mode's gradient is -2.2e-16 (the two terms' cotangents
+    # are summed in another order), the differences are exactly 0; the finite-difference
+    # check has the engines' rounding floor
+    y = -1.4504170934144127
+    assert cr.grad(zero_in_exact_arithmetic)(y) != 0.0
+    check_function(zero_in_exact_arithmetic, (y,), (0,))
+
+
 def test_checker_discards_overflow():
     with pytest.raises(Discarded, match="non-finite"):
         check_program(_program([Return(E("np.exp(np.exp(x * 100.0))"))], 3.0))

@@ -325,3 +325,24 @@ def test_reverse_three_deep_where_a_branch_binds_a_cotangent(args):
     fwd = cr.grad(cr.grad(cr.grad(early_return_then_a_branch, mode="forward"),
                           mode="forward"), mode="forward")(*args)
     assert rev == pytest.approx(fwd, rel=1e-9, abs=1e-12)
+
+
+def loop_after_an_early_return(x):
+    # the loop's saved temporaries are bound on one path of the branch before it: starting
+    # them as None before the adjoint loop would wipe the values that path bound
+    if x > 100.0:
+        return x
+    k = 0
+    while k < 4:
+        k += 1
+        x *= 1.5 ** np.arctan(k * 0.5)
+    return x
+
+
+@pytest.mark.parametrize("x", [-0.030834972136462913, 150.0])
+def test_higher_derivatives_of_a_loop_after_an_early_return(x):
+    for order in (2, 3):
+        rev, fwd = loop_after_an_early_return, loop_after_an_early_return
+        for _ in range(order):
+            rev, fwd = cr.grad(rev), cr.grad(fwd, mode="forward")
+        assert rev(x) == pytest.approx(fwd(x), rel=1e-9, abs=1e-12)

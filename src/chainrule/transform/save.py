@@ -265,14 +265,22 @@ class _Saves:
         return reassigned and v in bound
 
     def note_loop_var(self, v: str, loop: Any, bound_at_loop: set[str]) -> None:
-        if v not in self.sure_at_loop and loop is not None:
+        """A push in a loop reads ``v``: unbound on every path to the outermost loop, it
+        starts as None right before that loop; bound on some paths only, at the top of the
+        function (a None before the loop would replace the value the other paths bound)."""
+        if loop is None:
+            return
+        if v not in bound_at_loop:
             names = self.preinit.setdefault(id(loop), [])
             if v not in names:
                 names.append(v)
+        elif v not in self.sure_at_loop and v not in self.top_preinit:
+            self.top_preinit.append(v)
 
     def note_push(self, v: str) -> None:
         """A push outside loops reads ``v``: a path on which it is still unbound (a branch
-        that did not assign it, a return taken earlier) must find it None."""
+        that did not assign it, a return taken earlier) must find it None, set at the top
+        of the function, before anything can bind it."""
         if v not in self.sure and v not in self.top_preinit:
             self.top_preinit.append(v)
 
