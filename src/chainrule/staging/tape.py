@@ -328,7 +328,6 @@ class StagedBlock:
         return out_objects, tape.gradient(target, sources, output_gradients,
                                           unconnected_gradients)
 
-
     def fused_loop(self, iterable: Any, options: tuple[bool, bool], values: tuple[Any, ...],
                    targets: int, sources: Any, optimizer: Any, zipped: bool,
                    fallback: Callable[[Any], Any]) -> tuple[Any, Any, Any] | None:
