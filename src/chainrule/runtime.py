@@ -804,11 +804,7 @@ def output_basis(out, k):
     parts = []
     for e in out:
         n = element_count(e)
-        if 0 <= k < n:
-            parts.append(basis(e, k))
-        else:
-            parts.append(0.0 if np.ndim(e) == 0 else
-                         np.zeros(np.shape(e), dtype=np.result_type(e, 1.0)))
+        parts.append(basis(e, k) if 0 <= k < n else zero_tangent(e))
         k -= n
     return tuple(parts)
 
