@@ -304,6 +304,25 @@ def test_templates_show_the_formula() -> None:
 # --------------------------------------------------------------------------- errors
 
 
+def test_unbroadcast_sums_exactly_what_broadcasting_added() -> None:
+    # the array case runs from a plan kept per pair of shapes: it must give what summing
+    # the added axes, then the stretched ones, then reshaping gives, bit for bit
+    rng = np.random.default_rng(0)
+    for shape in [(), (1,), (3,), (1, 3), (3, 1), (2, 3), (1, 1), (2, 1, 3), (1, 2, 1)]:
+        for lead in [(), (4,), (2, 5)]:
+            stretched = tuple(int(rng.integers(2, 5)) if n == 1 and rng.random() < 0.6
+                              else n for n in shape)
+            g = rng.standard_normal(lead + stretched)
+            expected = g.sum(axis=tuple(range(len(lead)))) if lead else g
+            axes = tuple(i for i, n in enumerate(shape) if n == 1 and stretched[i] != 1)
+            if axes:
+                expected = expected.sum(axis=axes, keepdims=True)
+            expected = np.reshape(expected, shape)
+            for _ in range(2):  # the second call runs from the kept plan
+                got = runtime.unbroadcast(g, np.zeros(shape))
+                assert np.shape(got) == shape and np.array_equal(got, expected)
+
+
 def test_missing_rule_error_names_function_argument_and_fix() -> None:
     prim = primitive_of(np.take)
     with pytest.raises(chainrule.MissingRuleError) as info:

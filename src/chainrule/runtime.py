@@ -92,8 +92,22 @@ _SCALAR_TYPES = (float, int, complex)
 
 def unbroadcast(g, x):
     """Sum ``g`` over the axes NumPy broadcasting added or stretched to reach ``x``'s shape."""
-    if type(g) is np.ndarray and type(x) is np.ndarray and g.shape == x.shape:
-        return g
+    if type(g) is np.ndarray and type(x) is np.ndarray:
+        gshape, shape = g.shape, x.shape
+        if gshape == shape:
+            return g
+        plan = _UNBROADCAST_PLANS.get((gshape, shape))
+        if plan is None:
+            plan = _unbroadcast_plan(gshape, shape)
+        if plan:
+            lead, axes, reshape = plan
+            if lead:
+                g = g.sum(axis=lead)
+            if axes:
+                g = g.sum(axis=axes, keepdims=True)
+            if reshape:
+                g = g.reshape(shape)
+            return g
     if type(x) in _SCALAR_TYPES or isinstance(x, np.generic):  # shape (): sum everything
         if type(g) in _SCALAR_TYPES or isinstance(g, np.generic):
             return g
@@ -111,6 +125,27 @@ def unbroadcast(g, x):
     if np.shape(g) != shape:
         g = np.reshape(g, shape)
     return g
+
+
+_UNBROADCAST_PLANS = {}  # (shape of g, shape of x) -> plan
+
+
+def _unbroadcast_plan(gshape, shape):
+    """What :func:`unbroadcast` does to an array of shape ``gshape`` for one of ``shape``:
+    the leading axes to sum away, the stretched axes to sum keeping them, whether a reshape
+    follows (``()`` when ``gshape`` has fewer axes: the general path decides). Kept per
+    pair of shapes, so the array case costs a dictionary lookup and the sums themselves."""
+    extra = len(gshape) - len(shape)
+    if extra < 0:
+        return ()
+    rest = gshape[extra:]
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and rest[i] != 1)
+    summed = tuple(1 if i in axes else n for i, n in enumerate(rest))
+    plan = (tuple(range(extra)), axes, summed != shape)
+    if len(_UNBROADCAST_PLANS) > 4096:
+        _UNBROADCAST_PLANS.clear()
+    _UNBROADCAST_PLANS[(gshape, shape)] = plan
+    return plan
 
 
 def broadcast_like(t, ans):
