@@ -97,6 +97,27 @@ def test_checker_accepts_rounding_noise_of_a_function_that_is_exactly_zero():
     check_function(zero_in_exact_arithmetic, (y,), (0,))
 
 
+def fast_gain_in_a_loop(x):
+    # found by the fuzzer: a gain of 34 per iteration through sin, three times; at the
+    # first steps (1e-3) the extrapolations disagree and the check refines the stencil
+    for i in range(3):
+        x = C3_ @ np.outer(C3_, x + C3_) @ (C3_ * C3_)
+        x = np.sin(x) + i * 0.5
+    return x
+
+
+C3_ = np.array([0.5, -1.25, 2.0])
+
+
+def test_checker_refines_the_stencil_where_the_function_curves_fast(monkeypatch):
+    verdict = check_function(fast_gain_in_a_loop, (0.4108850619643629,), (0,))
+    assert abs(verdict.derivative) > 1e3 and verdict.fd_error < 1e-2 * abs(verdict.derivative)
+    # and a gradient every engine gets wrong by 1% still fails there
+    monkeypatch.setattr(check, "_engines", _poisoned("all", 1.0 + 1e-2))
+    with pytest.raises(Disagreement, match="finite differences"):
+        check_function(fast_gain_in_a_loop, (0.4108850619643629,), (0,))
+
+
 def test_checker_discards_overflow():
     with pytest.raises(Discarded, match="non-finite"):
         check_program(_program([Return(E("np.exp(np.exp(x * 100.0))"))], 3.0))

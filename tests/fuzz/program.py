@@ -395,7 +395,10 @@ class _Gen:
             return E("np.clip({0}, -1.0, 1.5)", (a,), traced="_T.clip({0}, -1.0, 1.5)")
         if which == 4:
             mask = self.compare(env, kind, d, mask=True)
-            return E("np.where({0}, {1}, {2})", (mask, a, self.expr(env, kind, d)))
+            # on scalars np.where gives a 0-d array, which `+=` would change in place
+            # through every alias (a helper's parameter): a scalar here is a NumPy scalar
+            tail = "[()]" if kind == S else ""
+            return E("np.where({0}, {1}, {2})" + tail, (mask, a, self.expr(env, kind, d)))
         if which == 5:
             return E("max({0}, {1})", (a, self.expr(env, S, d)), traced="_T.pymax({0}, {1})")
         return E("({0} % {1})", (a, self.domain(env, S, "pos", d)), traced="_T.mod({0}, {1})")
