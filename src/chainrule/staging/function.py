@@ -51,7 +51,7 @@ from ..transform.astutil import call, clone, const, name, store
 from ..transform.emit import Namespace
 from ..transform.parse import UNRESOLVED, parse_function
 from .analysis import loads, stores, tape_call_parts
-from .blocks import GRADIENT_METHODS, Block, Stager, split_tape_with, tape_items
+from .blocks import GRADIENT_METHODS, Block, Stager, _chain, split_tape_with, tape_items
 from .lower import Lowerer, Lowering, _StagedLike, compile_closure, remap_error, staging_error
 from .tape import StagedBlock, apply_checked, tape_options
 
@@ -735,9 +735,7 @@ def _names_in(node: Any) -> list[str]:
 
 def _is_chain(node: Any) -> bool:
     """A name or a chain of attributes of a name (``x``, ``self.model.params``)."""
-    while isinstance(node, gast.Attribute):
-        node = node.value
-    return isinstance(node, gast.Name)
+    return _chain(node) is not None
 
 
 def _is_name_structure(node: Any) -> bool:

@@ -18,6 +18,7 @@ __all__ = [
     "parse_stmts",
     "names_loaded",
     "names_stored",
+    "load_counts",
     "to_source",
     "clone",
     "call",
@@ -135,6 +136,17 @@ def names_loaded(node: Any) -> list[str]:
         if type(sub.ctx) is Load:
             out[sub.id] = None
     return list(out)
+
+
+def load_counts(stmts: list[Any]) -> dict[str, int]:
+    """How many times each name is read in ``stmts``."""
+    counts: dict[str, int] = {}
+    Load = gast.Load
+    for s in stmts:
+        for sub in name_nodes(s):
+            if type(sub.ctx) is Load:
+                counts[sub.id] = counts.get(sub.id, 0) + 1
+    return counts
 
 
 def names_stored(node: Any) -> list[str]:

@@ -18,19 +18,9 @@ from typing import Any
 
 import gast
 
-from .astutil import name_nodes, names_loaded, substitute, walk
+from .astutil import load_counts, name_nodes, names_loaded, substitute, walk
 
 __all__ = ["fold_primal", "propagate_copies", "dedupe_comments"]
-
-
-def _count_loads(stmts: list[Any]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    Load = gast.Load
-    for s in stmts:
-        for sub in name_nodes(s):
-            if type(sub.ctx) is Load:
-                counts[sub.id] = counts.get(sub.id, 0) + 1
-    return counts
 
 
 def _count_stores(stmts: list[Any]) -> dict[str, int]:
@@ -63,7 +53,7 @@ def _simple_value(value: Any) -> bool:
 
 def fold_primal(body: list[Any], temps: set[str], keep: set[str], stack: str) -> list[Any]:
     """Forward-substitute single-use temporaries (``temps`` not in ``keep``) in place."""
-    loads = _count_loads(body)
+    loads = load_counts(body)
     stores = _count_stores(body)
     read_cache: dict[int, tuple[Any, set[str]]] = {}
 
@@ -114,14 +104,14 @@ def fold_primal(body: list[Any], temps: set[str], keep: set[str], stack: str) ->
 def propagate_copies(adjoint: list[Any], adjoint_names: set[str]) -> list[Any]:
     """Remove ``b_a = b_b`` copies between adjoint variables where it is safe."""
     stores = _count_stores(adjoint)
-    loads_total = _count_loads(adjoint)
+    loads_total = load_counts(adjoint)
     facts: dict[int, tuple[Any, dict[str, int], set[str]]] = {}
 
     def fact(u: Any) -> tuple[dict[str, int], set[str]]:
         """(how often each name is read, names assigned) of a statement, cached."""
         hit = facts.get(id(u))
         if hit is None or hit[0] is not u:
-            hit = (u, _count_loads([u]), _stores(u))
+            hit = (u, load_counts([u]), _stores(u))
             facts[id(u)] = hit
         return hit[1], hit[2]
 
@@ -274,7 +264,7 @@ def compact(adjoint: list[Any], movable: set[str]) -> list[Any]:
     never when they pop, push or scatter.
     """
     stores = _count_stores(adjoint)
-    loads = _count_loads(adjoint)
+    loads = load_counts(adjoint)
     cache: dict[int, tuple[set[str], set[str], set[str]]] = {}
 
     def info(u: Any) -> tuple[set[str], set[str], set[str]]:
@@ -473,7 +463,7 @@ def eliminate_dead_primal(primal: list[Any], later: list[Any], modules: set[str]
 
     One backward pass suffices: a statement's operands are defined before it, so dropping it
     can only make earlier statements dead, and those are visited next."""
-    loads = _count_loads(primal + later)
+    loads = load_counts(primal + later)
     stores = _count_stores(primal + later)
     for k in range(len(primal) - 1, -1, -1):
         s = primal[k]

@@ -15,7 +15,17 @@ from typing import Any
 
 import gast
 
-from .astutil import assign, call, clone, const, name, names_loaded, names_stored, walk
+from .astutil import (
+    assign,
+    call,
+    clone,
+    const,
+    load_counts,
+    name,
+    names_loaded,
+    names_stored,
+    walk,
+)
 from .reverse import ReverseGen
 
 __all__ = ["place_saves"]
@@ -58,14 +68,6 @@ def _mutated_in_place(body: list[Any]) -> set[str]:
     return out
 
 
-def _load_counts(stmts: list[Any]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for sub in walk(gast.Module(body=stmts, type_ignores=[])):
-        if isinstance(sub, gast.Name) and isinstance(sub.ctx, gast.Load):
-            counts[sub.id] = counts.get(sub.id, 0) + 1
-    return counts
-
-
 def find_recompute(body: list[Any], needed: set[str], sites: dict[str, int], shapes: Any,
                    params: set[str]) -> tuple[dict[int, list[Any]], set[str]]:
     """Scalar arithmetic in loops, ``t = a op b``, recomputed in the adjoint instead of saved.
@@ -85,7 +87,7 @@ def find_recompute(body: list[Any], needed: set[str], sites: dict[str, int], sha
     names: set[str] = set()
     in_place = _mutated_in_place(body)
     read_cache: dict[int, set[str]] = {}
-    everywhere = _load_counts(body)
+    everywhere = load_counts(body)
 
     def reads(u: Any) -> set[str]:
         hit = read_cache.get(id(u))
@@ -142,7 +144,7 @@ def find_recompute(body: list[Any], needed: set[str], sites: dict[str, int], sha
             if not uses:
                 continue
             last = uses[-1]
-            if _load_counts(stmts[k + 1:last + 1]).get(t, 0) != everywhere.get(t, 0):
+            if load_counts(stmts[k + 1:last + 1]).get(t, 0) != everywhere.get(t, 0):
                 continue  # also read before its definition or outside this block
             between = stmts[k + 1:last]
             if any(not isinstance(u, (gast.Assign, gast.Expr)) for u in stmts[k + 1:last + 1]):
@@ -175,12 +177,12 @@ def find_remat(body: list[Any], needed: set[str], sites: dict[str, int], params:
     mutated = _mutated_names(body)
     plan: dict[int, list[Any]] = {}
     names: set[str] = set()
-    everywhere = _load_counts(body)
+    everywhere = load_counts(body)
 
     def visit(stmts: list[Any]) -> None:
         for s in stmts:
             if isinstance(s, gast.For):
-                in_loop = _load_counts(s.body)
+                in_loop = load_counts(s.body)
                 for k, u in enumerate(s.body):
                     if not (isinstance(u, gast.Assign) and isinstance(u.targets[0], gast.Name)
                             and isinstance(u.value, gast.Subscript)
