@@ -175,8 +175,18 @@ class Optimizer:
             for var in variables:
                 value = var._value
                 var.assign(value - value * (self.weight_decay * lr))
+        fresh = type(self)._update in _FRESH_UPDATES
         for g, var in zip(grads, variables, strict=True):
-            var.assign(self._update(var, var._value, g, lr))
+            current = var._value
+            new = self._update(var, current, g, lr)
+            if fresh and type(new) is np.ndarray and new.dtype == current.dtype and \
+                    new.shape == current.shape:
+                # a new array that nothing else holds (chainrule's own updates compute one):
+                # it becomes the Variable's buffer, as ``assign`` would copy it into one
+                var._value = new
+                var._shared = False
+            else:
+                var.assign(new)
         steps = self._iterations
         if steps._shared:  # someone holds the current buffer: assign writes a new one
             steps.assign_add(1)
@@ -395,3 +405,8 @@ class Adagrad(Optimizer):
         acc = self._slot(var, "accumulator", self.initial_accumulator_value) + np.square(grad)
         self._set_slot(var, "accumulator", acc)
         return value - lr * grad / np.sqrt(acc + self.epsilon)
+
+
+# ``_update`` methods known to return a newly computed array (never a slot, the gradient or
+# the current value itself): their result can become the Variable's buffer without a copy.
+_FRESH_UPDATES = {SGD._update, Adam._update, RMSprop._update, Adagrad._update}

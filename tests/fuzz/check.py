@@ -33,6 +33,7 @@ import os
 import sys
 import tempfile
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +46,7 @@ __all__ = ["Tracer", "Disagreement", "Discarded", "ProgramError", "Verdict", "ch
            "check_function", "ENGINES"]
 
 ENGINES = ("value_and_grad", "grad", "vjp", "elementwise_grad", "forward", "jvp", "function",
-           "tape")
+           "function-steps", "tape")
 RTOL = 1e-9  # engines against each other
 H0 = 1e-3  # largest finite-difference step (inputs are of order 1)
 
@@ -245,6 +246,16 @@ def staged({params}):
         tape.watch([{params}])
         value = target({params})
     return value, tape.gradient(value, [{params}], unconnected_gradients="zero")
+
+
+def staged_steps(optimizer, {params}):
+    variables = [{params}]
+    for _ in range(3):
+        with chainrule.GradientTape() as tape:
+            value = target({params})
+        grads = tape.gradient(value, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+    return value, grads
 """
 
 
@@ -274,7 +285,7 @@ def _engines(fn: Callable[..., Any], args: Sequence[Any], argnums: int | tuple[i
             with np.errstate(all="ignore"):
                 out[engine] = thunk()
         except cr.TransformError as exc:
-            if engine == "function" and "cannot stage this" in str(exc):
+            if engine.startswith("function") and "cannot stage this" in str(exc):
                 refused.append(engine)  # a documented refusal, with the advice to run eagerly
             else:
                 where = "".join(traceback.format_exception(exc)[-3:])
@@ -323,6 +334,31 @@ def _engines(fn: Callable[..., Any], args: Sequence[Any], argnums: int | tuple[i
             return value, [grads[i] for i in wrt]
 
         run("function", staged)
+
+        def staged_steps() -> tuple[Any, list[Any]]:
+            # a training loop (three steps of SGD with a learning rate of 0, so that every
+            # step is at ``args``): from its second step on, each step is one generated
+            # function on NumPy values, specialised to the shapes it sees
+            wrapper = _staged_wrapper(fn, len(args))
+            variables = [cr.Variable(a) for a in _copy(args)]
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # unconnected sources warn at each step
+                    value, grads = cr.function(wrapper.staged_steps)(
+                        cr.optimizers.SGD(learning_rate=0.0), *variables)
+            except ValueError as exc:
+                if "No gradients provided" not in str(exc):
+                    raise
+                value, grads = None, [None] * len(args)  # no variable is connected
+            finally:
+                unload_module(wrapper)
+            for v, a in zip(variables, args):
+                if not np.array_equal(v.numpy(), np.asarray(a), equal_nan=True):
+                    raise AssertionError("a step with a learning rate of 0 moved a variable")
+            return value, [np.zeros_like(np.asarray(args[i], dtype=float)) if grads[i] is None
+                           else grads[i] for i in wrt]
+
+        run("function-steps", staged_steps)
     if tape:
         def on_tape() -> tuple[Any, list[Any]]:
             inputs = [cr.Variable(a) for a in _copy(args)]

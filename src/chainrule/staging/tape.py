@@ -39,6 +39,8 @@ from ..tape.variable import Variable
 from . import deps as _deps
 from .blocks import Block, SourceLeaf, Spec, get_path
 from .lower import staging_error
+from .shaped import ones_seed as _ones
+from .shaped import specialise, specialise_step
 
 __all__ = ["StagedBlock", "StagedTape", "apply_checked", "tape_options"]
 
@@ -294,6 +296,9 @@ class StagedBlock:
                     type(sources) in (list, tuple) and _same(flat, sources))):
                 return plan
         plan = _fused_plan(spec, values, caps, outputs, masks, target_index, sources)
+        if plan is not _SLOW and plan[3]:
+            # the next call may specialise the pullback (and a training loop its steps)
+            plan[4][:] = [_SHAPED_PENDING, _SHAPED_PENDING]
         if len(self._plans) > 64:
             self._plans.clear()
         flat = sources if type(sources) in _SOURCE_TYPES else tuple(sources)
@@ -400,6 +405,17 @@ def _raw_step(prepared: tuple[Spec, Any], values: tuple[Any, ...], targets: int,
     gradients)``, or None (nothing changed) when a gradient's shape is not its Variable's."""
     spec, plan = prepared
     args = _input_args(values)
+    shaped = plan[4]
+    step = shaped[1]
+    if step is not None:
+        if step is _SHAPED_PENDING:
+            result, shaped[1] = _specialise_step(spec, plan, targets, args)
+        else:
+            result = step(*args)
+        if result is not None:
+            outs, grads = result
+            optimizer._apply_checked(grads, list(plan[0]))
+            return args, outs, grads
     outs, saved = spec.fwd(*args)
     raw = _plan_gradients(plan, spec, outs[targets], len(outs), targets, saved)
     grads = []
@@ -411,7 +427,24 @@ def _raw_step(prepared: tuple[Spec, Any], values: tuple[Any, ...], targets: int,
     return args, outs, raw
 
 
+def _specialise_step(spec: Spec, plan: Any, targets: int, args: list[Any]
+                     ) -> tuple[Any, Any]:
+    """``(step result or None, step function or None)`` for :func:`_raw_step`: when each
+    source is one whole input leaf, one generated function computes the outputs and the
+    gradients, which then have their Variables' shapes and dtypes (see
+    :func:`.shaped.specialise_step`)."""
+    wrts, kinds = [], []
+    for v, (dtype, leaves) in zip(plan[0], plan[2]):
+        if len(leaves) != 1 or leaves[0][1]:
+            return None, None
+        wrts.append(leaves[0][0])
+        kinds.append((v._value.shape, dtype))
+    result, step = specialise_step(spec, targets, wrts, kinds, args)
+    return (result if step is not None else None), step
+
+
 _SLOW = object()
+_SHAPED_PENDING = object()
 _SOURCE_TYPES = (Tensor, Variable)
 
 
@@ -458,7 +491,7 @@ def _fused_plan(spec: Spec, values: tuple[Any, ...], caps: list[Any], outputs: t
         if not found and v is target:
             return _SLOW
         per_source.append((v._value.dtype, leaves))
-    return flat, t, per_source, connected
+    return flat, t, per_source, connected, [None, None]
 
 
 def _run_plan(plan: Any, spec: Spec, outputs: tuple[Any, ...], saved: Any,
@@ -480,12 +513,20 @@ def _plan_gradients(plan: Any, spec: Spec, target_value: Any, n_outputs: int,
                     target_index: int, saved: Any) -> list[Any]:
     """The NumPy gradient (or None) of each source of a :func:`_fused_plan`, in its
     source's dtype: the pullback of ones at the target, leaves of a source summed."""
-    per_source, connected = plan[2], plan[3]
+    per_source, connected, shaped = plan[2], plan[3], plan[4]
     grads = None
     if connected:
         cot: list[Any] = [None] * n_outputs
         cot[target_index] = _ones(target_value)
-        grads = spec.bwd(tuple(cot), saved)
+        bwd = shaped[0]
+        if bwd is None:
+            grads = spec.bwd(tuple(cot), saved)
+        elif bwd is _SHAPED_PENDING:
+            # a kept plan: every later call sees operands of the same shapes
+            grads, bwd = specialise(spec, tuple(cot), saved)
+            shaped[0] = bwd
+        else:
+            grads = bwd(tuple(cot), saved)
     results: list[Any] = []
     for dtype, leaves in per_source:
         g = None
@@ -937,20 +978,6 @@ class StagedTape:
         raise TransformError(
             "tape.watch(...) after the staged tape block has ended: the tape no longer records "
             "(watch inside the block)")
-
-
-_ONES: dict[Any, Any] = {}
-
-
-def _ones(value: Any) -> Any:
-    """The seed of a target (``ones_like``, a NumPy scalar for 0-d values)."""
-    if isinstance(value, np.generic):
-        one = _ONES.get(value.dtype)
-        if one is None:
-            one = _ONES[value.dtype] = value.dtype.type(1)
-        return one
-    g = np.ones_like(value)
-    return g[()] if g.ndim == 0 else g
 
 
 def _zeros_structure(raw: Any) -> Any:
