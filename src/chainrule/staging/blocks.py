@@ -129,6 +129,7 @@ class Spec:
     extracted_fdef: Any = None          # the gast of the extracted function
     n_slots: int = 0                    # slot parameters after the inputs
     extracted_twin: Any = None          # its connectivity twin (nested blocks)
+    shaped: dict[Any, Any] = field(default_factory=dict)  # see staging/shaped.py
 
     def dep_kwargs(self, structure: dict[str, Any]) -> dict[str, Any]:
         return {self.twin_masks[p]: m for p, m in structure.items() if p in self.twin_masks}

@@ -476,15 +476,31 @@ def specialise(spec: Any, cotangents: tuple[Any, ...], saved: Any) -> tuple[Any,
     """Run ``spec.bwd(cotangents, saved)`` and return ``(its result, a specialised
     pullback or None)``. The specialised pullback is made from the shapes this run saw and
     is only valid for calls with the same kinds of operands (see the module docstring)."""
+    key = ("bwd", _meta(cotangents), _meta(saved))
+    if key in spec.shaped:  # made before, for operands of these kinds
+        bwd = spec.shaped[key]
+        return (bwd or spec.bwd)(cotangents, saved), bwd
     generated = _generated(spec.request, spec.bwd)
     if generated is None or not shape_determined(spec.request):
-        return spec.bwd(cotangents, saved), None
-    result, bwd = _specialised(_parse_generated(generated.source), generated.namespace,
-                               spec.request, generated.name,
-                               lambda fn, extra: fn(cotangents, saved, *extra))
-    if bwd is not None:
-        _show(spec, bwd)
+        result, bwd = spec.bwd(cotangents, saved), None
+    else:
+        result, bwd = _specialised(_parse_generated(generated.source), generated.namespace,
+                                   spec.request, generated.name,
+                                   lambda fn, extra: fn(cotangents, saved, *extra))
+        if bwd is not None:
+            _show(spec, bwd)
+    _keep(spec, key, bwd)
     return result, bwd
+
+
+def _keep(spec: Any, key: Any, fn: Any) -> None:
+    """Keep what was made for operands of these kinds (specialising costs milliseconds: a
+    new set of input objects of the same kinds, such as constants made in the function,
+    reuses it)."""
+    with _LOCK:
+        if len(spec.shaped) > 64:
+            spec.shaped.clear()
+        spec.shaped[key] = fn
 
 
 def _show(spec: Any, fn: Any) -> None:
@@ -570,6 +586,17 @@ def specialise_step(spec: Any, target: int, wrts: list[int], kinds: list[Any],
     ``wrts`` (None when no step function applies: the caller takes its general path).
     ``kinds`` gives the ``(shape, dtype)`` each gradient must have; a step is only
     returned when the gradients have them."""
+    key = ("step", target, tuple(wrts), tuple(kinds), _meta(args))
+    if key in spec.shaped:
+        step = spec.shaped[key]
+        return (step(*args) if step is not None else None), step
+    result, step = _make_step(spec, target, wrts, kinds, args)
+    _keep(spec, key, step)
+    return result, step
+
+
+def _make_step(spec: Any, target: int, wrts: list[int], kinds: list[Any], args: list[Any]
+               ) -> tuple[Any, Any]:
     if not shape_determined(spec.request):
         return None, None
     made = _step_tree(spec, target, wrts)
