@@ -585,7 +585,7 @@ def specialise_step(spec: Any, target: int, wrts: list[int], kinds: list[Any],
     ``result`` is ``step(*args)``: ``(outputs, gradients)`` with one gradient per entry of
     ``wrts`` (None when no step function applies: the caller takes its general path).
     ``kinds`` gives the ``(shape, dtype)`` each gradient must have; a step is only
-    returned when the gradients have them."""
+    returned when the gradients have them (arrays, or NumPy scalars for shape ``()``)."""
     key = ("step", target, tuple(wrts), tuple(kinds), _meta(args))
     if key in spec.shaped:
         step = spec.shaped[key]
@@ -608,7 +608,8 @@ def _make_step(spec: Any, target: int, wrts: list[int], kinds: list[Any], args: 
     if step is None:
         return result, None
     for g, (shape, dtype) in zip(result[1], kinds):
-        if type(g) is not np.ndarray or g.shape != shape or g.dtype != dtype:
+        if not (type(g) is np.ndarray or (isinstance(g, np.generic) and shape == ())) or \
+                g.shape != shape or g.dtype != dtype:
             return result, None
     _show(spec, step)
     return result, step
