@@ -69,7 +69,23 @@ _METHODS = set("sum mean prod max min std var reshape transpose swapaxes squeeze
 _HELPERS = {"unbroadcast": runtime.unbroadcast, "matmul_x": runtime.matmul_adjoint_x,
             "matmul_y": runtime.matmul_adjoint_y, "grad_item": runtime.grad_item,
             "expand": runtime.expand_reduced, "mean": np.mean}
-_RESULTS = {"size": np.size, "shape": np.shape, "ndim": np.ndim}
+
+
+def ones_seed(value: Any) -> Any:
+    """The seed of a target (``ones_like``, a NumPy scalar for 0-d values)."""
+    if isinstance(value, np.generic):
+        one = _ONES.get(value.dtype)
+        if one is None:
+            one = _ONES[value.dtype] = value.dtype.type(1)
+        return one
+    g = np.ones_like(value)
+    return g[()] if g.ndim == 0 else g
+
+
+_ONES: dict[Any, Any] = {}
+
+
+_RESULTS = {"size": np.size, "shape": np.shape, "ndim": np.ndim, "seed": ones_seed}
 
 
 def _resolve(node: Any, namespace: Any, local: set[str]) -> Any:
@@ -282,9 +298,10 @@ def _attr(node: Any, attr: str) -> Any:
     return gast.Attribute(value=node, attr=attr, ctx=gast.Load())
 
 
-def _rewrite(fdef: Any, sites: _Sites, metas: dict[Any, list[Any]]) -> tuple[Any, int]:
+def _rewrite(fdef: Any, sites: _Sites, metas: dict[Any, list[Any]],
+             bind: Callable[[str, Any], str]) -> tuple[Any, int]:
     """``fdef`` with each helper call whose operands were seen decided in place; the count
-    of rewrites."""
+    of rewrites. ``bind(preferred, value)`` names a constant in the generated code."""
     order = {id(n): i for i, n in enumerate(walk(fdef))}
     done = [0]
 
@@ -348,6 +365,8 @@ def _rewrite(fdef: Any, sites: _Sites, metas: dict[Any, list[Any]]) -> tuple[Any
         if kind == "shape" and m[0] is tuple and all(e is not None and e[0] is int
                                                      for e in m[1]):
             return gast.Tuple(elts=[const(e[1]) for e in m[1]], ctx=gast.Load())
+        if kind == "seed" and m[0] == "S":  # the one of the target's dtype
+            return name(bind(f"one_{m[1].name}", ones_seed(m[1].type(0))))
         return node
 
     def product(node: Any, key: int, fs: list[Any]) -> Any:
@@ -458,7 +477,15 @@ def _specialised(fdef: Any, namespace: Any, request: Any, base: str,
         return value
 
     result = run(probe_fn, (record,))
-    shaped, count = _rewrite(fdef, sites, metas)
+
+    def bind(preferred: str, value: Any) -> str:
+        while True:
+            bound = namespace.bind(preferred, value)
+            if bound not in taken:
+                return bound
+            preferred += "_"
+
+    shaped, count = _rewrite(fdef, sites, metas, bind)
     if not count:
         return result, None
     shaped.name = shaped_name
@@ -507,20 +534,6 @@ def _show(spec: Any, fn: Any) -> None:
     """List a specialised function with the block's code (``chainrule.source``)."""
     with _LOCK:
         spec.sources_text.append(fn.__chainrule_source__)
-
-
-def ones_seed(value: Any) -> Any:
-    """The seed of a target (``ones_like``, a NumPy scalar for 0-d values)."""
-    if isinstance(value, np.generic):
-        one = _ONES.get(value.dtype)
-        if one is None:
-            one = _ONES[value.dtype] = value.dtype.type(1)
-        return one
-    g = np.ones_like(value)
-    return g[()] if g.ndim == 0 else g
-
-
-_ONES: dict[Any, Any] = {}
 
 
 def _step_tree(spec: Any, target: int, wrts: list[int]) -> tuple[Any, Any] | None:

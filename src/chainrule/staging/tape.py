@@ -415,7 +415,7 @@ def _raw_step(prepared: tuple[Spec, Any], values: tuple[Any, ...], targets: int,
         if result is not None:
             outs, grads = result
             optimizer._apply_checked([g if type(g) is np.ndarray else np.asarray(g)
-                                      for g in grads], list(plan[0]))
+                                      for g in grads], plan[0])
             return args, outs, grads
     outs, saved = spec.fwd(*args)
     raw = _plan_gradients(plan, spec, outs[targets], len(outs), targets, saved)
