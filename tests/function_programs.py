@@ -816,6 +816,48 @@ def training_loop_inside_try():
     return x.numpy(), y, g
 
 
+class _FailingSGD(_CountingSGD):
+    """An optimizer whose apply_gradients raises after counting the call."""
+
+    def apply_gradients(self, grads_and_vars):
+        self.calls += 1
+        raise ValueError("no update today")
+
+
+def training_step_whose_update_raises_inside_try():
+    # not one call (the gradients are bound before apply_gradients raises, and the
+    # handler reads them), and still the same results
+    x = cr.Variable(3.0, name="x")
+    params = [x]
+    optimizer = _FailingSGD()
+    grads = None
+    try:
+        with cr.GradientTape() as tape:
+            y = x * x
+        grads = tape.gradient(y, params)
+        optimizer.apply_gradients(zip(grads, params))
+    except ValueError:
+        pass
+    return grads[0], optimizer.calls
+
+
+def training_steps_without_a_loop():
+    # two training steps one after the other, each one fused_step call when staged
+    x, y, params = _mlp_params(2)
+    w1, b1, w2, b2 = params
+    optimizer = cr.optimizers.Adam(learning_rate=0.05)
+    with cr.GradientTape() as tape:
+        loss = cr.reduce_mean(cr.square(cr.matmul(cr.tanh(cr.matmul(x, w1) + b1), w2) + b2 - y))
+    grads = tape.gradient(loss, params)
+    optimizer.apply_gradients(zip(grads, params))
+    first = loss
+    with cr.GradientTape() as second_tape:
+        loss = cr.reduce_mean(cr.square(cr.matmul(cr.tanh(cr.matmul(x, w1) + b1), w2) + b2 - y))
+    grads = second_tape.gradient(loss, params)
+    optimizer.apply_gradients(zip(grads, params))
+    return first, loss, grads, [p.numpy() for p in params], int(optimizer.iterations.numpy())
+
+
 def training_loop_whose_gradient_has_the_wrong_structure():
     # one (gradient, variable) pair written for a list of sources: apply_gradients rejects
     # the pair at the first step, staged or not
@@ -846,6 +888,8 @@ PROGRAMS = [
     (training_loop_with_an_unconnected_variable, ()),
     (training_loop_with_an_overridden_apply_gradients, ()),
     (training_loop_inside_try, ()),
+    (training_step_whose_update_raises_inside_try, ()),
+    (training_steps_without_a_loop, ()),
     (minimise_with_minimize, (1000,)),
     (minimise_with_a_hand_written_step, ()),
     (gradient_of_the_sum_of_ones, ()),

@@ -423,3 +423,80 @@ def test_a_training_loop_rejects_what_apply_gradients_rejects():
     with pytest.raises(TypeError, match="updates chainrule.Variable objects") as staged:
         cr.function(program)()
     assert str(staged.value) == str(eager.value)
+
+
+# ================================================================ training steps (fused_step)
+
+def _step_model(seed):
+    rng = np.random.default_rng(seed)
+    x = cr.constant(rng.standard_normal((5, 3)))
+    y = cr.constant(rng.standard_normal((5, 1)))
+    params = [cr.Variable(rng.standard_normal((3, 4)) * 0.5, name="w1"),
+              cr.Variable(np.zeros(4), name="b1"),
+              cr.Variable(rng.standard_normal((4, 1)) * 0.5, name="w2"),
+              cr.Variable(np.zeros(1), name="b2")]
+    optimizer = cr.optimizers.SGD(learning_rate=0.1, momentum=0.5)
+    w1, b1, w2, b2 = params
+
+    def train_step(x, y):
+        with cr.GradientTape() as tape:
+            hidden = cr.tanh(cr.matmul(x, w1) + b1)
+            loss = cr.reduce_mean(cr.square(cr.matmul(hidden, w2) + b2 - y))
+        grads = tape.gradient(loss, params)
+        optimizer.apply_gradients(zip(grads, params))
+        return loss, grads
+
+    return x, y, params, optimizer, train_step
+
+
+def test_a_training_step_per_call_runs_on_numpy_values_after_the_first(monkeypatch):
+    from chainrule.staging import tape as staged_tape
+
+    steps = []
+    real_step = staged_tape._raw_step
+    monkeypatch.setattr(staged_tape, "_raw_step", lambda *a: steps.append(1) or real_step(*a))
+    x, y, eager_params, eager_opt, eager_step = _step_model(0)
+    _, _, staged_params, staged_opt, python_step = _step_model(0)
+    staged_step = cr.function(python_step)
+    for _ in range(5):
+        e_loss, e_grads = eager_step(x, y)
+        s_loss, s_grads = staged_step(x, y)
+        assert s_loss.numpy().tobytes() == e_loss.numpy().tobytes()
+        for ge, gs in zip(e_grads, s_grads):
+            assert gs.numpy().tobytes() == ge.numpy().tobytes()
+        for pe, ps in zip(eager_params, staged_params):
+            assert ps.numpy().tobytes() == pe.numpy().tobytes()
+    assert int(staged_opt.iterations.numpy()) == int(eager_opt.iterations.numpy()) == 5
+    source = cr.source(staged_step)
+    assert "fused_step(" in source and "_step_shaped(" in source
+    # the first call keeps the plan; every later call is one step on NumPy values
+    assert len(steps) == 4
+    assert staged_step.experimental_get_tracing_count() == 1
+
+
+def test_a_training_step_inside_try_keeps_the_calls_as_written():
+    from tests.function_programs import training_step_whose_update_raises_inside_try as program
+
+    eager = program()
+    staged = cr.function(program)
+    result = staged()
+    assert "fused_step(" not in cr.source(staged)
+    assert result[0].numpy() == eager[0].numpy() and result[1] == eager[1] == 1
+
+
+def test_the_last_calls_arguments_reuse_its_trace_only_while_they_cannot_change():
+    calls = []
+
+    @cr.function
+    def total(a):
+        calls.append(1)
+        return cr.reduce_sum(a)
+
+    t = cr.constant([1.0, 2.0])
+    assert total(t).numpy() == 3.0 and total(t).numpy() == 3.0
+    assert total.experimental_get_tracing_count() == 1
+    array = np.zeros(4)
+    assert total(array).numpy() == 0.0
+    array.shape = (2, 2)  # an array can change shape in place: its signature is read again
+    assert total(array).numpy() == 0.0
+    assert total.experimental_get_tracing_count() == 3

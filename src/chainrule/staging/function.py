@@ -87,6 +87,11 @@ def _signature(value: Any, keep: list[Any]) -> Any:
     return ("id", id(value))
 
 
+# Arguments whose signature is fixed for the object's lifetime: Tensors and Variables keep
+# their shape, dtype (and trainability), and Python numbers and strings are immutable.
+_FIXED_KINDS = (Tensor, Variable, bool, int, float, complex, str, type(None))
+
+
 # ====================================================================== traces
 
 @dataclass
@@ -137,6 +142,9 @@ class StagedFunction(_StagedLike):
         self._count = 0
         self._lock = threading.RLock()
         self._lowering = Lowering()
+        # the arguments of the last call and their trace, when every argument is an object
+        # whose signature cannot change (see _FIXED_KINDS)
+        self._last_call: tuple[tuple[Any, ...], ConcreteFunction] | None = None
 
     def __repr__(self) -> str:
         return f"<chainrule.function {self.python_function.__qualname__}>"
@@ -155,6 +163,14 @@ class StagedFunction(_StagedLike):
 
     def get_concrete_function(self, *args: Any, **kwargs: Any) -> ConcreteFunction:
         """The trace for these arguments (traced now if it is new)."""
+        last = self._last_call
+        if last is not None and not kwargs and len(args) == len(last[0]):
+            for a, b in zip(args, last[0]):
+                if a is not b:
+                    break
+            else:  # the very objects of the last call, none of which can change kind
+                self._latest = last[1]
+                return last[1]
         keep: list[Any] = []
         key = (_signature(args, keep), _signature(kwargs, keep)) if args or kwargs else ()
         concrete = self._concrete.get(key)
@@ -166,6 +182,8 @@ class StagedFunction(_StagedLike):
                     self._concrete[key] = concrete
                     self._count += 1
         self._latest = concrete
+        if not kwargs and all(type(a) in _FIXED_KINDS for a in args):
+            self._last_call = (args, concrete)
         return concrete
 
     def experimental_get_tracing_count(self) -> int:
@@ -260,6 +278,7 @@ class _Tracer:
         self._applies: dict[int, tuple[Any, ...]] = {}  # id of an apply_checked `if` -> parts
         self._namer = _fresh_names(self.local_names | taken)
         fdef.body = self.statements(fdef.body)
+        fdef.body = self.training_steps(fdef.body, False)
         self._check_tape_uses(fdef)
         fdef.decorator_list = []
         fdef.returns = None
@@ -633,6 +652,36 @@ class _Tracer:
         return out
 
     # -------------------------------------------------------------- training loops
+    def _step_parts(self, fused: Any, check: Any) -> tuple[Any, ...] | None:
+        """For a fused block and gradient ``fused`` followed by ``check``, an
+        ``apply_checked`` of those gradients to the same sources: ``(call, block, opts,
+        inputs, target, sources, opt, zipped, grads, fallback)``, or None when the pair is
+        not a training step (watches, ``output_gradients``...: the general path)."""
+        block = self._fused.get(id(fused))
+        parts = self._applies.get(id(check))
+        if block is None or parts is None or block.tape is None:
+            return None
+        call_node = fused.value
+        if call_node.keywords or len(call_node.args) != 5:
+            return None  # output_gradients / unconnected_gradients: the general path
+        opts, watches, inputs, target, sources = call_node.args
+        if not isinstance(watches, gast.Tuple) or watches.elts:
+            return None
+        opt, grads, variables, zipped, apply_call = parts
+        grads_target = fused.targets[0].elts[1]
+        if not (isinstance(grads_target, gast.Name) and isinstance(grads, gast.Name)
+                and grads.id == grads_target.id
+                and gast.dump(variables) == gast.dump(sources)):
+            return None
+        assigned = {grads_target.id} | set(block.outputs)
+        if assigned & (loads(inputs) | loads(sources) | loads(opt) | loads(opts)):
+            return None
+        fallback = gast.Lambda(args=gast.arguments(
+            args=[gast.Name(id=grads.id, ctx=gast.Param(), annotation=None, type_comment=None)],
+            posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
+            defaults=[]), body=clone(apply_call))
+        return (call_node, block, opts, inputs, target, sources, opt, zipped, grads, fallback)
+
     def training_loop(self, loop: Any) -> list[Any] | None:
         """A ``for`` loop whose body is a fused tape block and gradient followed by
         ``opt.apply_gradients`` of those gradients to the sources, as one call::
@@ -650,32 +699,14 @@ class _Tracer:
         if loop.orelse or len(loop.body) != 2 or not isinstance(loop.target, gast.Name):
             return None
         fused, check = loop.body
-        block = self._fused.get(id(fused))
-        parts = self._applies.get(id(check))
-        if block is None or parts is None or block.tape is None:
+        parts = self._step_parts(fused, check)
+        if parts is None:
             return None
-        call_node = fused.value
-        if call_node.keywords or len(call_node.args) != 5:
-            return None  # output_gradients / unconnected_gradients: the general path
-        opts, watches, inputs, target, sources = call_node.args
-        if not isinstance(watches, gast.Tuple) or watches.elts:
-            return None
-        opt, grads, variables, zipped, apply_call = parts
-        grads_target = fused.targets[0].elts[1]
-        if not (isinstance(grads_target, gast.Name) and isinstance(grads, gast.Name)
-                and grads.id == grads_target.id
-                and gast.dump(variables) == gast.dump(sources)):
-            return None
-        assigned = {loop.target.id, grads_target.id} | set(block.outputs)
-        read = loads(inputs) | loads(sources) | loads(opt) | loads(opts)
-        if assigned & read:
+        call_node, block, opts, inputs, target, sources, opt, zipped, grads, fallback = parts
+        if loop.target.id in loads(inputs) | loads(sources) | loads(opt) | loads(opts):
             return None
         done = self._namer("done")
         self.local_names.add(done)
-        fallback = gast.Lambda(args=gast.arguments(
-            args=[gast.Name(id=grads.id, ctx=gast.Param(), annotation=None, type_comment=None)],
-            posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
-            defaults=[]), body=clone(apply_call))
         method = gast.Attribute(value=clone(call_node.func.value), attr="fused_loop",
                                 ctx=gast.Load())
         run = gast.Assign(targets=[store(done)], value=call(
@@ -692,6 +723,47 @@ class _Tracer:
                 if isinstance(sub, (gast.stmt, gast.expr)):
                     gast.copy_location(sub, loop)
         return [run, bind]
+
+    def training_steps(self, stmts: list[Any], guarded: bool) -> list[Any]:
+        """Each fused block and gradient followed by ``apply_checked`` of those gradients
+        (a training step outside a training loop) as one ``fused_step`` call::
+
+            (<outputs>), <grads> = run_block.fused_step(<options>, (<inputs>), <target>,
+                                                        <sources>, <opt>, <zipped>,
+                                                        lambda <grads>: ...)
+
+        except inside a ``try`` or ``with`` (which could observe a step that raised after
+        the gradients were bound: in ``fused_step`` they are bound at the end)."""
+        out: list[Any] = []
+        i = 0
+        while i < len(stmts):
+            s = stmts[i]
+            if not guarded and i + 1 < len(stmts):
+                parts = self._step_parts(s, stmts[i + 1])
+                if parts is not None:
+                    call_node, _, opts, inputs, target, sources, opt, zipped, _, fallback = parts
+                    method = gast.Attribute(value=clone(call_node.func.value),
+                                            attr="fused_step", ctx=gast.Load())
+                    step = gast.Assign(targets=s.targets, value=call(
+                        method, opts, inputs, target, sources, clone(opt), const(zipped),
+                        fallback), type_comment=None)
+                    for sub in gast.walk(step):
+                        if isinstance(sub, (gast.stmt, gast.expr)):
+                            gast.copy_location(sub, s)
+                    out.append(step)
+                    i += 2
+                    continue
+            if not isinstance(s, (gast.FunctionDef, gast.ClassDef)):
+                inner = guarded or isinstance(s, (gast.Try, gast.With))
+                for field_name in ("body", "orelse", "finalbody"):
+                    sub = getattr(s, field_name, None)
+                    if isinstance(sub, list) and sub and isinstance(sub[0], gast.stmt):
+                        setattr(s, field_name, self.training_steps(sub, inner))
+                for h in getattr(s, "handlers", []) or []:
+                    h.body = self.training_steps(h.body, True)
+            out.append(s)
+            i += 1
+        return out
 
     # ------------------------------------------------------------------ checks
     def _check_tape_uses(self, fdef: Any) -> None:

@@ -377,6 +377,17 @@ class StagedBlock:
         out_objects = tuple([_wrap_output(o, values, args) for o in outs])
         return item, out_objects, _packed(type(sources), [wrap(g, 0) for g in raw_grads])
 
+    def fused_step(self, options: tuple[bool, bool], values: tuple[Any, ...], targets: int,
+                   sources: Any, optimizer: Any, zipped: bool,
+                   fallback: Callable[[Any], Any]) -> tuple[Any, Any]:
+        """One training step: the block, ``grads = tape.gradient(outputs[targets],
+        sources)`` and ``optimizer.apply_gradients`` of ``grads`` to ``sources``, as one
+        step of :meth:`fused_loop` (on NumPy values when the previous call kept what it
+        needs). Returns ``(outputs, grads)``."""
+        _, outputs, grads = self.fused_loop((None,), options, values, targets, sources,
+                                            optimizer, zipped, fallback)
+        return outputs, grads
+
     def _raw_plan(self, options: tuple[bool, bool], values: tuple[Any, ...], targets: int,
                   sources: Any, zipped: bool) -> tuple[Spec, Any] | None:
         """The specialisation and gradient plan that :meth:`fused` keeps for these very
