@@ -17,6 +17,7 @@ Workloads (the same Python function, called eagerly and decorated with
 * ``mlp-gradient``: the same step without the optimizer update (tape and gradient only);
 * ``mlp-gradient-small``: the gradient step of a small MLP (batch 8, 4 inputs, 16 hidden
   units), where per-operation overhead rather than NumPy's arithmetic dominates;
+* ``mlp-step-small``: one training step of the small MLP (tape, gradient, update);
 * ``mlp-loop-small``: 100 SGD steps of the small MLP in one call, the loop around the tape
   (staged, it runs as one ``fused_loop`` stepping on NumPy values);
 * ``quadratic-gradient``: one call of the tutorial's ``f(x)`` (a tape, ``watch``,
@@ -355,6 +356,7 @@ def run(rounds: int = 9, min_time: float = 0.05) -> list[Row]:
             ("mlp-step", make_mlp(True), hand_mlp(True)),
             ("mlp-gradient", make_mlp(False), hand_mlp(False)),
             ("mlp-gradient-small", make_mlp(False, small), hand_mlp(False, small)),
+            ("mlp-step-small", make_mlp(True, small), hand_mlp(True, small)),
             ("mlp-loop-small", make_mlp_loop(100, small), hand_mlp_loop(100, small)),
             ("quadratic-gradient", make_quadratic(), hand_quadratic())):
         rows.append(compare(name, eager, staged, hand, rounds, min_time))
