@@ -130,8 +130,12 @@ def test_specialised_steps_match_the_eager_tape_bit_for_bit(case):
     source = _check_training(params, model, loss_of, x, y)
     if case == "float32":
         assert "np.add.reduce(" not in source  # kept as np.mean: only float64 is rewritten
-    if case in ("keepdims-bias", "float32", "sum-loss", "batch-of-one"):
+    if case in ("keepdims-bias", "float32", "sum-loss", "batch-of-one", "helper-function"):
         assert "_step_shaped(" in source
+    if case == "helper-function":
+        # each call site of a called function gets its own specialised copy
+        assert "layer_bwd_shaped(" in source and "layer_bwd_1_shaped(" in source
+        assert "mse_bwd_shaped(" in source
 
 
 def layer(x, w, b):

@@ -216,11 +216,14 @@ def _factors(node: Any) -> list[Any]:
     return [node]
 
 
-def _probed(fdef: Any, sites: _Sites, recorder: str) -> Any:
+def _probed(fdef: Any, sites: _Sites, recorder: str, prefix: tuple[int, ...],
+            children: dict[int, str]) -> Any:
     """A copy of ``fdef`` in which each looked-at operand ``e`` reads
-    ``recorder(key, e)``; keys are ``(position of the node in walk order, slot)``."""
+    ``recorder(key, e)`` (keys are ``(prefix + (position of the node in walk order,),
+    slot)``) and each call of a generated function in ``children`` (by node id) calls the
+    named probed copy of it instead, passing the recorder on."""
     twin = copy.deepcopy(fdef)
-    order = {id(b): i for i, (a, b) in enumerate(zip(walk(fdef), walk(twin)))}
+    order = {id(b): prefix + (i,) for i, (a, b) in enumerate(zip(walk(fdef), walk(twin)))}
     original = {id(b): a for a, b in zip(walk(fdef), walk(twin))}
 
     def rec(key: Any, node: Any) -> Any:
@@ -229,9 +232,13 @@ def _probed(fdef: Any, sites: _Sites, recorder: str) -> Any:
     class Probe(gast.NodeTransformer):
         def visit_Call(self, node: Any) -> Any:
             key = order.get(id(node))
-            kind = sites.kinds.get(id(original.get(id(node))))
+            source = original.get(id(node))
+            kind = sites.kinds.get(id(source))
             self.generic_visit(node)
-            if kind in _HELPERS:
+            if id(source) in children:
+                node.func = name(children[id(source)])
+                node.args.append(name(recorder))
+            elif kind in _HELPERS:
                 node.args = [rec((key, i), a) for i, a in enumerate(node.args)]
             elif kind in _RESULTS:
                 return rec((key, "r"), node)
@@ -299,13 +306,16 @@ def _attr(node: Any, attr: str) -> Any:
 
 
 def _rewrite(fdef: Any, sites: _Sites, metas: dict[Any, list[Any]],
-             bind: Callable[[str, Any], str]) -> tuple[Any, int]:
-    """``fdef`` with each helper call whose operands were seen decided in place; the count
-    of rewrites. ``bind(preferred, value)`` names a constant in the generated code."""
-    order = {id(n): i for i, n in enumerate(walk(fdef))}
+             bind: Callable[[str, Any], str], prefix: tuple[int, ...],
+             children: dict[int, str]) -> tuple[Any, int]:
+    """``fdef`` with each helper call whose operands were seen decided in place, and each
+    call of a generated function in ``children`` (by node id) calling the named
+    specialised copy; the count of rewrites. ``bind(preferred, value)`` names a constant
+    in the generated code."""
+    order = {id(n): prefix + (i,) for i, n in enumerate(walk(fdef))}
     done = [0]
 
-    def helper(node: Any, kind: str, key: int) -> Any:
+    def helper(node: Any, kind: str, key: Any) -> Any:
         ms = [_one(metas, (key, i)) for i in range(len(node.args))]
         if any(m is _MISSING for m in ms):
             return node
@@ -356,7 +366,7 @@ def _rewrite(fdef: Any, sites: _Sites, metas: dict[Any, list[Any]],
                 return gast.Subscript(value=a[0], slice=const(index.value), ctx=gast.Load())
         return node
 
-    def result(kind: str, key: int, node: Any) -> Any:
+    def result(kind: str, key: Any, node: Any) -> Any:
         m = _one(metas, (key, "r"))
         if m is _MISSING or m is None:
             return node
@@ -369,7 +379,7 @@ def _rewrite(fdef: Any, sites: _Sites, metas: dict[Any, list[Any]],
             return name(bind(f"one_{m[1].name}", ones_seed(m[1].type(0))))
         return node
 
-    def product(node: Any, key: int, fs: list[Any]) -> Any:
+    def product(node: Any, key: Any, fs: list[Any]) -> Any:
         """``expand_reduced(s, t, None, False) * ...`` with every other factor a number or
         an array of ``t``'s shape and dtype: ``s * ...`` computes the same values."""
         expands = [(j, f) for j, f in enumerate(fs) if _is_full_expand_call(f)]
@@ -406,7 +416,11 @@ def _rewrite(fdef: Any, sites: _Sites, metas: dict[Any, list[Any]],
         def visit_Call(self, node: Any) -> Any:
             key = order.get(id(node))
             kind = sites.kinds.get(id(node))
+            child = children.get(id(node))
             self.generic_visit(node)
+            if child is not None:
+                node.func = name(child)
+                return node
             if kind in _HELPERS and kind != "expand":
                 new = helper(node, kind, key)
             elif kind in _RESULTS:
@@ -454,45 +468,89 @@ def _same_result(a: Any, b: Any) -> bool:
     return a is b or a == b
 
 
+class _Tree:
+    """A function to specialise (``fdef``, compiled in ``namespace``) and, one per call
+    site, the block's generated functions it calls (at most ``budget`` in all): each call
+    site gets its own specialised copy, as it may see other shapes than the next."""
+
+    def __init__(self, fdef: Any, namespace: Any, request: Any, base: str,
+                 prefix: tuple[int, ...], budget: list[int]) -> None:
+        self.fdef, self.namespace, self.request, self.base = fdef, namespace, request, base
+        self.prefix = prefix
+        self.sites = _Sites(fdef, namespace)
+        self.taken = {n.id for n in walk(fdef) if isinstance(n, gast.Name)} | {fdef.name}
+        self.children: dict[int, _Tree] = {}
+        generated = {id(g.fn): g for g in request.generated}
+        local = _locals(fdef)
+        for i, n in enumerate(walk(fdef)):
+            if not isinstance(n, gast.Call) or n.keywords or budget[0] <= 0:
+                continue
+            g = generated.get(id(_resolve(n.func, namespace, local)))
+            if g is not None:
+                budget[0] -= 1
+                self.children[id(n)] = _Tree(_parse_generated(g.source), g.namespace,
+                                             request, g.name, prefix + (i,), budget)
+
+    def bind(self, preferred: str, value: Any) -> str:
+        """A global name for ``value`` in this namespace, not one of the function's own."""
+        while True:
+            bound = self.namespace.bind(preferred, value)
+            if bound not in self.taken:
+                return bound
+            preferred += "_"
+
+    def fresh(self, suffix: str) -> str:
+        with _LOCK:
+            return self.request.names.exact_or_fresh(f"{self.base}_{suffix}")
+
+    def probe(self) -> Any:
+        """The probed copy of this function (its recorder is its last parameter)."""
+        children = {cid: self.bind(fn.__name__, fn)
+                    for cid, fn in ((cid, child.probe()) for cid, child in
+                                    self.children.items())}
+        recorder = "record"
+        while recorder in self.taken:
+            recorder += "_"
+        probed = _probed(self.fdef, self.sites, recorder, self.prefix, children)
+        probed.name = self.fresh("probe")
+        return compile_function(render(probed), probed.name, self.namespace, probed.name)
+
+    def shaped(self, metas: dict[Any, list[Any]], made: list[Any]) -> Any:
+        """The specialised copy (None when nothing in it or below it changed); each
+        function made is appended to ``made``."""
+        children = {}
+        for cid, child in self.children.items():
+            fn = child.shaped(metas, made)
+            if fn is not None:
+                children[cid] = self.bind(fn.__name__, fn)
+        fdef, count = _rewrite(self.fdef, self.sites, metas, self.bind, self.prefix, children)
+        if not count and not children:
+            return None
+        fdef.name = self.fresh("shaped")
+        fn = compile_function(render(fdef), fdef.name, self.namespace, fdef.name)
+        made.append(fn)
+        return fn
+
+
 def _specialised(fdef: Any, namespace: Any, request: Any, base: str,
-                 run: Callable[[Any, tuple[Any, ...]], Any]) -> tuple[Any, Any]:
-    """Probe ``fdef`` (compiled in ``namespace``) once through ``run(fn, extra_args)``,
-    rewrite it from what the probes saw, and check the rewrite on the same inputs:
-    ``(the probe run's result, the specialised function or None)``."""
-    sites = _Sites(fdef, namespace)
-    taken = {n.id for n in walk(fdef) if isinstance(n, gast.Name)}
-    recorder = "record"
-    while recorder in taken:
-        recorder += "_"
-    probed = _probed(fdef, sites, recorder)
-    with _LOCK:
-        probe_name = request.names.exact_or_fresh(f"{base}_probe")
-        shaped_name = request.names.exact_or_fresh(f"{base}_shaped")
-    probed.name = probe_name
-    probe_fn = compile_function(render(probed), probe_name, namespace, probe_name)
+                 run: Callable[[Any, tuple[Any, ...]], Any]) -> tuple[Any, Any, list[Any]]:
+    """Probe ``fdef`` (compiled in ``namespace``) and the generated functions it calls once
+    through ``run(fn, extra_args)``, rewrite them from what the probes saw, and check the
+    rewrite on the same inputs: ``(the probe run's result, the specialised function or
+    None, every function made)``."""
+    tree = _Tree(fdef, namespace, request, base, (), [32])
     metas: dict[Any, list[Any]] = {}
 
     def record(key: Any, value: Any) -> Any:
         metas.setdefault(key, []).append(_meta(value))
         return value
 
-    result = run(probe_fn, (record,))
-
-    def bind(preferred: str, value: Any) -> str:
-        while True:
-            bound = namespace.bind(preferred, value)
-            if bound not in taken:
-                return bound
-            preferred += "_"
-
-    shaped, count = _rewrite(fdef, sites, metas, bind)
-    if not count:
-        return result, None
-    shaped.name = shaped_name
-    shaped_fn = compile_function(render(shaped), shaped_name, namespace, shaped_name)
-    if not _same_result(run(shaped_fn, ()), result):
-        return result, None
-    return result, shaped_fn
+    result = run(tree.probe(), (record,))
+    made: list[Any] = []
+    shaped_fn = tree.shaped(metas, made)
+    if shaped_fn is None or not _same_result(run(shaped_fn, ()), result):
+        return result, None, []
+    return result, shaped_fn, made
 
 
 def _generated(request: Any, fn: Any) -> Any:
@@ -511,11 +569,10 @@ def specialise(spec: Any, cotangents: tuple[Any, ...], saved: Any) -> tuple[Any,
     if generated is None or not shape_determined(spec.request):
         result, bwd = spec.bwd(cotangents, saved), None
     else:
-        result, bwd = _specialised(_parse_generated(generated.source), generated.namespace,
-                                   spec.request, generated.name,
-                                   lambda fn, extra: fn(cotangents, saved, *extra))
-        if bwd is not None:
-            _show(spec, bwd)
+        result, bwd, made = _specialised(
+            _parse_generated(generated.source), generated.namespace, spec.request,
+            generated.name, lambda fn, extra: fn(cotangents, saved, *extra))
+        _show(spec, made)
     _keep(spec, key, bwd)
     return result, bwd
 
@@ -530,10 +587,10 @@ def _keep(spec: Any, key: Any, fn: Any) -> None:
         spec.shaped[key] = fn
 
 
-def _show(spec: Any, fn: Any) -> None:
-    """List a specialised function with the block's code (``chainrule.source``)."""
+def _show(spec: Any, made: list[Any]) -> None:
+    """List specialised functions with the block's code (``chainrule.source``)."""
     with _LOCK:
-        spec.sources_text.append(fn.__chainrule_source__)
+        spec.sources_text.extend(fn.__chainrule_source__ for fn in made)
 
 
 def _step_tree(spec: Any, target: int, wrts: list[int]) -> tuple[Any, Any] | None:
@@ -616,13 +673,13 @@ def _make_step(spec: Any, target: int, wrts: list[int], kinds: list[Any], args: 
     if made is None:
         return None, None
     fdef, namespace = made
-    result, step = _specialised(fdef, namespace, spec.request, fdef.name,
-                                lambda fn, extra: fn(*args, *extra))
+    result, step, made = _specialised(fdef, namespace, spec.request, fdef.name,
+                                      lambda fn, extra: fn(*args, *extra))
     if step is None:
         return result, None
     for g, (shape, dtype) in zip(result[1], kinds):
         if not (type(g) is np.ndarray or (isinstance(g, np.generic) and shape == ())) or \
                 g.shape != shape or g.dtype != dtype:
             return result, None
-    _show(spec, step)
+    _show(spec, made)
     return result, step

@@ -294,11 +294,12 @@ class StagedBlock:
             made_for, flat, plan = kept
             if made_for is token and (flat is sources or (
                     type(sources) in (list, tuple) and _same(flat, sources))):
+                if plan is not _SLOW and plan[4][0] is None and plan[3]:
+                    plan[4][0] = _SHAPED_PENDING  # used again: specialise the pullback
                 return plan
         plan = _fused_plan(spec, values, caps, outputs, masks, target_index, sources)
         if plan is not _SLOW and plan[3]:
-            # the next call may specialise the pullback (and a training loop its steps)
-            plan[4][:] = [_SHAPED_PENDING, _SHAPED_PENDING]
+            plan[4][1] = _SHAPED_PENDING  # a training loop may specialise its next step
         if len(self._plans) > 64:
             self._plans.clear()
         flat = sources if type(sources) in _SOURCE_TYPES else tuple(sources)
@@ -421,6 +422,8 @@ def _raw_step(prepared: tuple[Spec, Any], values: tuple[Any, ...], targets: int,
     if step is not None:
         if step is _SHAPED_PENDING:
             result, shaped[1] = _specialise_step(spec, plan, targets, args)
+            if shaped[1] is None and shaped[0] is None:
+                shaped[0] = _SHAPED_PENDING  # steps take the general path: specialise it
         else:
             result = step(*args)
         if result is not None:
