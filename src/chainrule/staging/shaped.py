@@ -1,4 +1,5 @@
-"""Shape-specialised pullbacks for the kept gradient plans of staged tape blocks.
+"""Shape-specialised pullbacks and training steps for the kept gradient plans of staged
+tape blocks.
 
 A staged block's pullback (``<block>_bwd``) is general: its runtime helpers
 (``unbroadcast``, ``expand_reduced``, ``matmul_adjoint_x``/``_y``, ``grad_item``) and
@@ -9,9 +10,15 @@ shapes and dtypes, so when the block's code is *shape-determined* every call of 
 pullback sees the same shapes. :func:`specialise` then writes a copy of the pullback in
 which those decisions are made once: ``unbroadcast(g, x)`` becomes ``g`` or
 ``g.sum(axis=0)``, ``matmul_adjoint_y(g, x, w)`` becomes ``x.T @ g``,
-``grad_item(b, 0, y)`` becomes ``b[0]``, ``np.size(t)`` becomes its number, and a
-reduction's cotangent ``expand_reduced(s, t, None, False)`` multiplied by an array of
-``t``'s shape and dtype becomes ``s`` (the scalar broadcasts).
+``grad_item(b, 0, y)`` becomes ``b[0]``, ``np.size(t)`` becomes its number, ``np.mean`` of
+a float64 array its own sum and division, and a reduction's cotangent
+``expand_reduced(s, t, None, False)`` multiplied by an array of ``t``'s shape and dtype
+becomes ``s`` (the scalar broadcasts). :func:`specialise_step` does the same to one
+function made of the block's forward code followed by its pullback of ones (a training
+step's gradients). The generated functions these call (the block's calls of user
+functions) get a specialised copy per call site. What was made is kept on the
+specialisation per kinds of operands (:func:`_meta`), so new input objects of the same
+kinds reuse it.
 
 Guarantees:
 
@@ -548,7 +555,11 @@ def _specialised(fdef: Any, namespace: Any, request: Any, base: str,
     result = run(tree.probe(), (record,))
     made: list[Any] = []
     shaped_fn = tree.shaped(metas, made)
-    if shaped_fn is None or not _same_result(run(shaped_fn, ()), result):
+    if shaped_fn is None:
+        return result, None, []
+    with np.errstate(all="ignore"):  # the probe run has warned (or raised) already
+        again = run(shaped_fn, ())
+    if not _same_result(again, result):
         return result, None, []
     return result, shaped_fn, made
 
