@@ -292,3 +292,50 @@ def test_numpy_warnings_are_those_of_the_eager_loop():
     staged = cr.function(make(_copies(params)))
     assert eager == 4 and count(staged) == eager
     assert "_step_shaped(" in cr.source(staged)
+
+
+def test_a_block_reading_a_list_of_variables_steps_through_a_specialised_function():
+    # the block reads the list itself (a functional model of its parameters): the list holds
+    # the same Variables at every step, so the step is kept and specialised
+    def forward(x, params):
+        w1, b1, w2, b2 = params
+        return cr.matmul(cr.tanh(cr.matmul(x, w1) + b1), w2) + b2
+
+    def make(params):
+        optimizer = cr.optimizers.SGD(0.05)
+
+        def train(x, y):
+            for _ in range(6):
+                with cr.GradientTape() as tape:
+                    loss = cr.reduce_mean(cr.square(forward(x, params) - y))
+                grads = tape.gradient(loss, params)
+                optimizer.apply_gradients(zip(grads, params))
+            return loss, grads
+        return train
+
+    rng = np.random.default_rng(8)
+    x, y = cr.constant(rng.standard_normal((8, 4))), cr.constant(rng.standard_normal((8, 1)))
+    params = _variables([(4, 16), (16,), (16, 1), (1,)])
+    source = _check_training(params, None, None, x, y, make=make)
+    assert "_step_shaped(" in source and "forward_bwd_shaped(" in source
+
+
+def test_a_list_input_whose_items_change_is_looked_at_again():
+    w = cr.Variable(np.array([1.0, 2.0]), name="w")
+    v = cr.Variable(np.array([3.0, 4.0, 5.0]), name="v")
+
+    @cr.function
+    def step(params):
+        with cr.GradientTape() as tape:
+            loss = cr.reduce_sum(cr.square(params[0]))
+        grads = tape.gradient(loss, params)
+        return loss, grads
+
+    params = [w]
+    for _ in range(3):
+        loss, (g,) = step(params)
+        np.testing.assert_array_equal(g.numpy(), 2 * w.numpy())
+    params[0] = v  # the same list, another Variable in it (another shape)
+    loss, (g,) = step(params)
+    np.testing.assert_array_equal(g.numpy(), 2 * v.numpy())
+    assert loss.numpy() == 50.0

@@ -604,10 +604,12 @@ def _show(spec: Any, made: list[Any]) -> None:
         spec.sources_text.extend(fn.__chainrule_source__ for fn in made)
 
 
-def _step_tree(spec: Any, target: int, wrts: list[int]) -> tuple[Any, Any] | None:
+def _step_tree(spec: Any, target: int, wrts: list[tuple[int, tuple[int, ...]]]
+               ) -> tuple[Any, Any] | None:
     """One function doing the block's forward code, then its pullback of ones at output
-    ``target``: ``(outputs, [cotangent of each of wrts])``, with its namespace; None when
-    the pullback works on a copy of what was saved (it restores values in place)."""
+    ``target``: ``(outputs, [gradient of each source])``, each ``(cotangent position, path
+    inside it)`` of ``wrts``, with its namespace; None when the pullback works on a copy of
+    what was saved (it restores values in place)."""
     fwd_g, bwd_g = _generated(spec.request, spec.fwd), _generated(spec.request, spec.bwd)
     if fwd_g is None or bwd_g is None or fwd_g.namespace is not bwd_g.namespace:
         return None
@@ -641,7 +643,15 @@ def _step_tree(spec: Any, target: int, wrts: list[int]) -> tuple[Any, Any] | Non
     seed = [const(None) for _ in outputs]
     seed[target] = call(name(seed_fn), gast.Subscript(value=name(outs_name),
                                                       slice=const(target), ctx=gast.Load()))
-    grads = [back.value.elts[i] for i in wrts]
+    grads = []
+    for i, path in wrts:
+        g = back.value.elts[i]
+        if path and not isinstance(g, gast.Name):
+            return None
+        for index in path:  # a leaf inside a list or tuple input
+            g = gast.Subscript(value=name(g.id) if isinstance(g, gast.Name) else g,
+                               slice=const(index), ctx=gast.Load())
+        grads.append(g)
     tail = gast.Return(value=gast.Tuple(elts=[name(outs_name), gast.List(
         elts=grads, ctx=gast.Load())], ctx=gast.Load()))
     step = gast.FunctionDef(
@@ -658,13 +668,14 @@ def _step_tree(spec: Any, target: int, wrts: list[int]) -> tuple[Any, Any] | Non
     return step, namespace
 
 
-def specialise_step(spec: Any, target: int, wrts: list[int], kinds: list[Any],
-                    args: list[Any]) -> tuple[Any, Any]:
+def specialise_step(spec: Any, target: int, wrts: list[tuple[int, tuple[int, ...]]],
+                    kinds: list[Any], args: list[Any]) -> tuple[Any, Any]:
     """One training step's gradients, from a function made for these very inputs: the
     block's forward code and pullback in one, with the pullback's (and ``np.mean``'s)
     shape decisions made (see the module docstring). Returns ``(result, step or None)``;
     ``result`` is ``step(*args)``: ``(outputs, gradients)`` with one gradient per entry of
-    ``wrts`` (None when no step function applies: the caller takes its general path).
+    ``wrts`` (cotangent position, path inside it); None when no step function applies
+    (the caller takes its general path).
     ``kinds`` gives the ``(shape, dtype)`` each gradient must have; a step is only
     returned when the gradients have them (arrays, or NumPy scalars for shape ``()``)."""
     key = ("step", target, tuple(wrts), tuple(kinds), _meta(args))
@@ -676,8 +687,8 @@ def specialise_step(spec: Any, target: int, wrts: list[int], kinds: list[Any],
     return result, step
 
 
-def _make_step(spec: Any, target: int, wrts: list[int], kinds: list[Any], args: list[Any]
-               ) -> tuple[Any, Any]:
+def _make_step(spec: Any, target: int, wrts: list[tuple[int, tuple[int, ...]]],
+               kinds: list[Any], args: list[Any]) -> tuple[Any, Any]:
     if not shape_determined(spec.request):
         return None, None
     made = _step_tree(spec, target, wrts)

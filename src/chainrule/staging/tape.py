@@ -205,14 +205,16 @@ class StagedBlock:
                   ) -> tuple[tuple[Spec, dict[str, Any]], Any]:
         """The spec for these inputs, and a token: the record of the last call when these
         are its very objects (else None). The kinds of the very objects of the last call
-        are reused (Tensors, Variables and arrays never change dtype; calls with lists,
-        tuples or watches are always looked at); ``_last`` keeps them alive, so ids stay
-        unique."""
+        are reused (Tensors, Variables and arrays never change dtype; a list or tuple input
+        counts as the same when it holds the very objects it held, none of them a list or
+        tuple; calls with watches are always looked at); ``_last`` keeps them alive, so ids
+        stay unique."""
         last = self._last
         if last is not None and not watches:
             ids = tuple(map(id, values))
             if ids == last[0] and options == last[1] and layout == last[5] and (
-                    not caps or _same(caps, last[2])):
+                    not caps or _same(caps, last[2])) and (
+                    last[6] is None or _same_items(values, last[6])):
                 return last[3], last
         watched = self._check_watch(watches) if watches else _NOTHING
         watch_accessed = options[1]
@@ -224,10 +226,14 @@ class StagedBlock:
             spec = self.block.specialize(key[1], key[2], watch_accessed, slots=layout)
             kwargs = _mask_kwargs(spec, key[1], key[2], self.block) if spec.fwd else {}
             found = self._fast[(key, layout)] = (spec, kwargs)
-        cacheable = not watches and not any(type(v) in (list, tuple) for v in values) and \
-            not any(type(v) in (list, tuple) for v in caps)
+        items = None
+        if any(type(v) in (list, tuple) for v in values):
+            items = tuple(tuple(v) if type(v) in (list, tuple) else None for v in values)
+        cacheable = not watches and not any(type(v) in (list, tuple) for v in caps) and (
+            items is None or not any(type(e) in (list, tuple)
+                                     for held in items if held is not None for e in held))
         self._last = last = (tuple(map(id, values)), options, list(caps), found, values,
-                             layout) if cacheable else None
+                             layout, items) if cacheable else None
         return found, last
 
     def _slots(self, values: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
@@ -445,14 +451,14 @@ def _raw_step(prepared: tuple[Spec, Any], values: tuple[Any, ...], targets: int,
 def _specialise_step(spec: Spec, plan: Any, targets: int, args: list[Any]
                      ) -> tuple[Any, Any]:
     """``(step result or None, step function or None)`` for :func:`_raw_step`: when each
-    source is one whole input leaf, one generated function computes the outputs and the
+    source is one input leaf, one generated function computes the outputs and the
     gradients, which then have their Variables' shapes and dtypes (see
     :func:`.shaped.specialise_step`)."""
     wrts, kinds = [], []
     for v, (dtype, leaves) in zip(plan[0], plan[2]):
-        if len(leaves) != 1 or leaves[0][1]:
+        if len(leaves) != 1:
             return None, None
-        wrts.append(leaves[0][0])
+        wrts.append(leaves[0])  # (cotangent position, path inside it)
         kinds.append((v._value.shape, dtype))
     result, step = specialise_step(spec, targets, wrts, kinds, args)
     return (result if step is not None else None), step
@@ -609,6 +615,15 @@ def _is_plain_object(v: Any) -> bool:
     staged code computes on, nor a function."""
     return not isinstance(v, _VALUE_TYPES) and not isinstance(v, np.generic) and \
         not isinstance(v, _CALLABLE_TYPES)
+
+
+def _same_items(values: tuple[Any, ...], items: tuple[Any, ...]) -> bool:
+    """Each list or tuple of ``values`` holds the very objects ``items`` kept of it."""
+    for v, held in zip(values, items):
+        if held is not None and (len(v) != len(held) or any(
+                a is not b for a, b in zip(v, held))):
+            return False
+    return True
 
 
 def _same(a: Any, b: Any) -> bool:
