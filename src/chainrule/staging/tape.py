@@ -365,7 +365,8 @@ class StagedBlock:
             not self.block.captures and not self.block.chains
         prepared = None  # stays valid: the same input objects at every step
         last: Any = None
-        for item in iterable:
+        items = iter(iterable)
+        for item in items:
             if raw_ok:
                 if prepared is None:
                     prepared = self._raw_plan(options, values, targets, sources, zipped)
@@ -373,6 +374,11 @@ class StagedBlock:
                     step = _raw_step(prepared, values, targets, optimizer)
                     if step is not None:
                         last = (item, step)
+                        made = prepared[1][4][1]
+                        if made is not None and made is not _SHAPED_PENDING:
+                            # a specialised step ran: every later step is that function
+                            last = _specialised_steps(made, items, values, optimizer,
+                                                      prepared[1][0], last)
                         continue
             outs, grads = self.fused(options, (), values, targets, sources)
             if not apply_checked(optimizer, grads, sources, zipped):
@@ -446,6 +452,23 @@ def _raw_step(prepared: tuple[Spec, Any], values: tuple[Any, ...], targets: int,
         grads.append(g if type(g) is np.ndarray else np.asarray(g))
     optimizer._apply_checked(grads, list(plan[0]))
     return args, outs, raw
+
+
+def _specialised_steps(step: Any, items: Any, values: tuple[Any, ...], optimizer: Optimizer,
+                       variables: tuple[Any, ...], last: Any) -> Any:
+    """The rest of a training loop once a step ran through the specialised function
+    ``step``: each item of ``items`` is one call of it and the optimizer's update (what
+    :func:`_raw_step` does for it, without looking again at what cannot have changed).
+    Returns the last ``(item, (args, outputs, gradients))``."""
+    apply = optimizer._apply_checked
+    arrays = all(type(g) is np.ndarray for g in last[1][2])  # the kinds never change
+    for item in items:
+        args = _input_args(values)
+        outs, grads = step(*args)
+        apply(grads if arrays else [g if type(g) is np.ndarray else np.asarray(g)
+                                    for g in grads], variables)
+        last = (item, (args, outs, grads))
+    return last
 
 
 def _specialise_step(spec: Spec, plan: Any, targets: int, args: list[Any]
