@@ -201,6 +201,7 @@ def test_blocks_whose_shapes_depend_on_data_are_not_specialised():
     "def f(x):\n    return np.sum(x[:int(x[0] > 0) + 1])\n",
     "def f(x):\n    if x[0] > 0:\n        return np.sum(x)\n    return np.sum(x * x)\n",
     "def f(x):\n    return (x > 0) and np.sum(x)\n",
+    "def f(x):\n    return np.sum(x * np.random.normal(size=3))\n",  # drawn twice
 ])
 def test_shape_determined_refuses_what_data_can_change(body):
     request = _request(body)

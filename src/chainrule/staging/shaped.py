@@ -26,8 +26,9 @@ Guarantees:
   (:func:`shape_determined`): no control flow, no ``and``/``or``/conditional expressions,
   subscripts with constant indices only, and calls only to NumPy ufuncs, an allow-list of
   NumPy functions whose result shape follows from their operands' shapes, ``math``,
-  chainrule's own runtime and rules, and the block's generated functions. Data can then not
-  change a shape, a dtype or the type of a value;
+  chainrule's own runtime helpers, rules and staging primitives, and the block's generated
+  functions. Data can then not change a shape, a dtype or the type of a value, and nothing
+  draws random numbers (the probe and its check run the code twice);
 * each rewrite keeps the arithmetic the helper would do, operation for operation, so the
   specialised pullback gives bit-for-bit the results of the general one; the first run
   checks that it does, on the same inputs, and any difference (or any call site that saw
@@ -69,6 +70,9 @@ _LINALG_FUNCTIONS = "norm det inv solve slogdet cholesky pinv matrix_power".spli
 _ALLOWED_OBJECTS = {id(getattr(np, n)) for n in _SHAPE_FUNCTIONS if hasattr(np, n)} | {
     id(getattr(np.linalg, n)) for n in _LINALG_FUNCTIONS if hasattr(np.linalg, n)} | {
     id(len), id(tuple), id(list)}
+# chainrule's code that generated code calls: the runtime helpers, the built-in rules and
+# the staging primitives (not, say, the initializers, which draw random numbers)
+_OWN_MODULES = ("chainrule.runtime", "chainrule.rules.", "chainrule.staging.")
 # methods and attributes of arrays with the same property
 _METHODS = set("sum mean prod max min std var reshape transpose swapaxes squeeze ravel "
                "flatten copy astype conj dot cumsum T shape size ndim dtype real imag".split())
@@ -160,7 +164,7 @@ def _function_ok(fdef: Any, namespace: Any, generated: set[int]) -> bool:
             elif not (isinstance(obj, np.ufunc) or id(obj) in _ALLOWED_OBJECTS or
                       id(obj) in generated or
                       getattr(obj, "__module__", None) == "math" or
-                      str(getattr(obj, "__module__", "")).startswith("chainrule.")):
+                      str(getattr(obj, "__module__", "")).startswith(_OWN_MODULES)):
                 return False
     return True
 
