@@ -648,8 +648,12 @@ def _step_tree(spec: Any, target: int, wrts: list[tuple[int, tuple[int, ...]]]
     seed[target] = call(name(seed_fn), gast.Subscript(value=name(outs_name),
                                                       slice=const(target), ctx=gast.Load()))
     grads = []
+    used: set[int] = set()
     for i, path in wrts:
         g = back.value.elts[i]
+        if i in used:  # a source listed twice: each entry is a tree of its own
+            g = copy.deepcopy(g)
+        used.add(i)
         if path and not isinstance(g, gast.Name):
             return None
         for index in path:  # a leaf inside a list or tuple input
