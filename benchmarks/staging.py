@@ -100,18 +100,34 @@ def make_minimise(update: str) -> tuple[Callable[[], Any], Callable[[], Any], An
 
 # ---------------------------------------------------------------------------------- MLP
 
+def _mlp_data(sizes: tuple[int, int, int, int]
+             ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """``(inputs, labels, [w1, b1, w2, b2])`` of every MLP workload, as NumPy arrays: the
+    same data and initial weights for the eager, staged and hand-written runs."""
+    batch, d_in, hidden_units, d_out = sizes
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, d_in))
+    y = rng.standard_normal((batch, d_out))
+    start = [rng.standard_normal((d_in, hidden_units)) * 0.3, np.zeros(hidden_units),
+             rng.standard_normal((hidden_units, d_out)) * 0.3, np.zeros(d_out)]
+    return x, y, start
+
+
+def _mlp_variables(sizes: tuple[int, int, int, int]) -> tuple[Any, Any, list[Any], list[Any]]:
+    """:func:`_mlp_data` as constants and Variables, with the initial values."""
+    x, y, start = _mlp_data(sizes)
+    params = [cr.Variable(v, name=n) for v, n in zip(start, ("w1", "b1", "w2", "b2"))]
+    return cr.constant(x), cr.constant(y), params, start
+
+
+# The tape blocks below are written out in each workload, as a user writes them:
+# @chainrule.function stages the source it reads.
+
 def make_mlp(apply: bool, sizes: tuple[int, int, int, int] = (B, D_IN, H, D_OUT)
              ) -> tuple[Callable[[], Any], Callable[[], Any], list[Any]]:
     """``(eager, staged, params)``: one MLP training step on fixed data."""
-    batch, d_in, hidden_units, d_out = sizes
-    rng = np.random.default_rng(0)
-    x = cr.constant(rng.standard_normal((batch, d_in)))
-    y = cr.constant(rng.standard_normal((batch, d_out)))
-    w1 = cr.Variable(rng.standard_normal((d_in, hidden_units)) * 0.3, name="w1")
-    b1 = cr.Variable(np.zeros(hidden_units), name="b1")
-    w2 = cr.Variable(rng.standard_normal((hidden_units, d_out)) * 0.3, name="w2")
-    b2 = cr.Variable(np.zeros(d_out), name="b2")
-    params = [w1, b1, w2, b2]
+    x, y, params, _ = _mlp_variables(sizes)
+    w1, b1, w2, b2 = params
     optimizer = cr.optimizers.SGD(learning_rate=1e-3)
 
     def train_step(inputs: Any, labels: Any) -> Any:
@@ -140,14 +156,8 @@ def make_mlp_loop(steps: int, sizes: tuple[int, int, int, int]
                   ) -> tuple[Callable[[], Any], Callable[[], Any], list[Any]]:
     """``(eager, staged, params)``: ``steps`` SGD steps of the MLP in one call, the loop
     around the tape (a training loop ``@chainrule.function`` runs as one ``fused_loop``)."""
-    batch, d_in, hidden_units, d_out = sizes
-    rng = np.random.default_rng(0)
-    x = cr.constant(rng.standard_normal((batch, d_in)))
-    y = cr.constant(rng.standard_normal((batch, d_out)))
-    start = [rng.standard_normal((d_in, hidden_units)) * 0.3, np.zeros(hidden_units),
-             rng.standard_normal((hidden_units, d_out)) * 0.3, np.zeros(d_out)]
-    w1, b1, w2, b2 = params = [cr.Variable(v, name=n) for v, n in
-                               zip(start, ("w1", "b1", "w2", "b2"))]
+    x, y, params, start = _mlp_variables(sizes)
+    w1, b1, w2, b2 = params
     optimizer = cr.optimizers.SGD(learning_rate=1e-3)
 
     def train(inputs: Any, labels: Any) -> Any:
@@ -227,12 +237,7 @@ def hand_minimise() -> Callable[[], Any]:
 def hand_mlp(apply: bool, sizes: tuple[int, int, int, int] = (B, D_IN, H, D_OUT)
              ) -> Callable[[], Any]:
     """The MLP step of :func:`make_mlp` (same data and initial weights) by hand."""
-    batch, d_in, hidden_units, d_out = sizes
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, d_in))
-    y = rng.standard_normal((batch, d_out))
-    params = [rng.standard_normal((d_in, hidden_units)) * 0.3, np.zeros(hidden_units),
-              rng.standard_normal((hidden_units, d_out)) * 0.3, np.zeros(d_out)]
+    x, y, params = _mlp_data(sizes)
 
     def step() -> Any:
         w1, b1, w2, b2 = params
