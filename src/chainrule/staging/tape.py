@@ -300,12 +300,12 @@ class StagedBlock:
             made_for, flat, plan = kept
             if made_for is token and (flat is sources or (
                     type(sources) in (list, tuple) and _same(flat, sources))):
-                if plan is not _SLOW and plan[4][0] is None and plan[3]:
-                    plan[4][0] = _SHAPED_PENDING  # used again: specialise the pullback
+                if plan is not _SLOW and plan.bwd is None and plan.connected:
+                    plan.bwd = _SHAPED_PENDING  # used again: specialise the pullback
                 return plan
         plan = _fused_plan(spec, values, caps, outputs, masks, target_index, sources)
-        if plan is not _SLOW and plan[3]:
-            plan[4][1] = _SHAPED_PENDING  # a training loop may specialise its next step
+        if plan is not _SLOW and plan.connected:
+            plan.step = _SHAPED_PENDING  # a training loop may specialise its next step
         if len(self._plans) > 64:
             self._plans.clear()
         flat = sources if type(sources) in _SOURCE_TYPES else tuple(sources)
@@ -374,11 +374,11 @@ class StagedBlock:
                     step = _raw_step(prepared, values, targets, optimizer)
                     if step is not None:
                         last = (item, step)
-                        made = prepared[1][4][1]
-                        if made is not None and made is not _SHAPED_PENDING:
+                        plan = prepared[1]
+                        if plan.step is not None and plan.step is not _SHAPED_PENDING:
                             # a specialised step ran: every later step is that function
-                            last = _specialised_steps(made, items, values, optimizer,
-                                                      prepared[1][0], last)
+                            last = _specialised_steps(plan.step, items, values, optimizer,
+                                                      plan.flat, last)
                         continue
             outs, grads = self.fused(options, (), values, targets, sources)
             if not apply_checked(optimizer, grads, sources, zipped):
@@ -414,10 +414,11 @@ class StagedBlock:
         if kept is None or kept[0] is not token:
             return None
         _, flat, plan = kept
-        if plan is _SLOW or not plan[3] or (type(sources) in _SOURCE_TYPES) == zipped or \
+        if plan is _SLOW or not plan.connected or \
+                (type(sources) in _SOURCE_TYPES) == zipped or \
                 not (flat is sources or _same(flat, sources)):
             return None
-        for v, (_, leaves) in zip(plan[0], plan[2]):
+        for v, (_, leaves) in zip(plan.flat, plan.per_source):
             if type(v) is not Variable or not leaves:
                 return None  # apply_gradients would warn about or reject this
         return spec, plan
@@ -429,28 +430,27 @@ def _raw_step(prepared: tuple[Spec, Any], values: tuple[Any, ...], targets: int,
     gradients)``, or None (nothing changed) when a gradient's shape is not its Variable's."""
     spec, plan = prepared
     args = _input_args(values)
-    shaped = plan[4]
-    step = shaped[1]
+    step = plan.step
     if step is not None:
         if step is _SHAPED_PENDING:
-            result, shaped[1] = _specialise_step(spec, plan, targets, args)
-            if shaped[1] is None and shaped[0] is None:
-                shaped[0] = _SHAPED_PENDING  # steps take the general path: specialise it
+            result, plan.step = _specialise_step(spec, plan, targets, args)
+            if plan.step is None and plan.bwd is None:
+                plan.bwd = _SHAPED_PENDING  # steps take the general path: specialise it
         else:
             result = step(*args)
         if result is not None:
             outs, grads = result
             optimizer._apply_checked([g if type(g) is np.ndarray else np.asarray(g)
-                                      for g in grads], plan[0])
+                                      for g in grads], plan.flat)
             return args, outs, grads
     outs, saved = spec.fwd(*args)
     raw = _plan_gradients(plan, spec, outs[targets], len(outs), targets, saved)
     grads = []
-    for g, v in zip(raw, plan[0]):
+    for g, v in zip(raw, plan.flat):
         if g.shape != v._value.shape:
             return None  # the general path redoes the step and reports it
         grads.append(g if type(g) is np.ndarray else np.asarray(g))
-    optimizer._apply_checked(grads, list(plan[0]))
+    optimizer._apply_checked(grads, list(plan.flat))
     return args, outs, raw
 
 
@@ -478,7 +478,7 @@ def _specialise_step(spec: Spec, plan: Any, targets: int, args: list[Any]
     gradients, which then have their Variables' shapes and dtypes (see
     :func:`.shaped.specialise_step`)."""
     wrts, kinds = [], []
-    for v, (dtype, leaves) in zip(plan[0], plan[2]):
+    for v, (dtype, leaves) in zip(plan.flat, plan.per_source):
         if len(leaves) != 1:
             return None, None
         wrts.append(leaves[0])  # (cotangent position, path inside it)
@@ -535,7 +535,26 @@ def _fused_plan(spec: Spec, values: tuple[Any, ...], caps: list[Any], outputs: t
         if not found and v is target:
             return _SLOW
         per_source.append((v._value.dtype, leaves))
-    return flat, t, per_source, connected, [None, None]
+    return _Plan(flat, t, per_source, connected)
+
+
+class _Plan:
+    """A :func:`_fused_plan`: the source objects (``flat``) and the type of ``sources``
+    (``kind``); per source its dtype and the ``(cotangent position, path)`` of its connected
+    leaves; whether the pullback must run at all; and what :mod:`.shaped` made for it
+    (``bwd``, the pullback, and ``step``, a training loop's step: None for nothing to try,
+    ``_SHAPED_PENDING`` to make at the next use)."""
+
+    __slots__ = ("flat", "kind", "per_source", "connected", "bwd", "step")
+
+    def __init__(self, flat: tuple[Any, ...], kind: type, per_source: list[Any],
+                 connected: bool) -> None:
+        self.flat = flat
+        self.kind = kind
+        self.per_source = per_source
+        self.connected = connected
+        self.bwd: Any = None
+        self.step: Any = None
 
 
 def _run_plan(plan: Any, spec: Spec, outputs: tuple[Any, ...], saved: Any,
@@ -543,7 +562,7 @@ def _run_plan(plan: Any, spec: Spec, outputs: tuple[Any, ...], saved: Any,
     """The gradients a :func:`_fused_plan` describes, from the block's saved values."""
     raw = _plan_gradients(plan, spec, outputs[target_index]._value, len(outputs),
                           target_index, saved)
-    return _packed(plan[1], [None if g is None else wrap(g, 0) for g in raw])
+    return _packed(plan.kind, [None if g is None else wrap(g, 0) for g in raw])
 
 
 def _packed(t: type, results: list[Any]) -> Any:
@@ -557,22 +576,20 @@ def _plan_gradients(plan: Any, spec: Spec, target_value: Any, n_outputs: int,
                     target_index: int, saved: Any) -> list[Any]:
     """The NumPy gradient (or None) of each source of a :func:`_fused_plan`, in its
     source's dtype: the pullback of ones at the target, leaves of a source summed."""
-    per_source, connected, shaped = plan[2], plan[3], plan[4]
     grads = None
-    if connected:
+    if plan.connected:
         cot: list[Any] = [None] * n_outputs
         cot[target_index] = _ones(target_value)
-        bwd = shaped[0]
+        bwd = plan.bwd
         if bwd is None:
             grads = spec.bwd(tuple(cot), saved)
         elif bwd is _SHAPED_PENDING:
             # a kept plan: every later call sees operands of the same shapes
-            grads, bwd = specialise(spec, tuple(cot), saved)
-            shaped[0] = bwd
+            grads, plan.bwd = specialise(spec, tuple(cot), saved)
         else:
             grads = bwd(tuple(cot), saved)
     results: list[Any] = []
-    for dtype, leaves in per_source:
+    for dtype, leaves in plan.per_source:
         g = None
         for wrt, path in leaves:
             value = grads[wrt]
