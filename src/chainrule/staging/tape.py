@@ -440,18 +440,21 @@ def _raw_step(prepared: tuple[Spec, Any], values: tuple[Any, ...], targets: int,
             result = step(*args)
         if result is not None:
             outs, grads = result
-            optimizer._apply_checked([g if type(g) is np.ndarray else np.asarray(g)
-                                      for g in grads], plan.flat)
+            optimizer._apply_checked(_as_arrays(grads), plan.flat)
             return args, outs, grads
     outs, saved = spec.fwd(*args)
     raw = _plan_gradients(plan, spec, outs[targets], len(outs), targets, saved)
-    grads = []
     for g, v in zip(raw, plan.flat):
         if g.shape != v._value.shape:
             return None  # the general path redoes the step and reports it
-        grads.append(g if type(g) is np.ndarray else np.asarray(g))
-    optimizer._apply_checked(grads, list(plan.flat))
+    optimizer._apply_checked(_as_arrays(raw), plan.flat)
     return args, outs, raw
+
+
+def _as_arrays(grads: list[Any]) -> list[np.ndarray]:
+    """Gradients as arrays, what ``Optimizer._apply_checked`` takes (a 0-d gradient comes
+    out of generated code as a NumPy scalar)."""
+    return [g if type(g) is np.ndarray else np.asarray(g) for g in grads]
 
 
 def _specialised_steps(step: Any, items: Any, values: tuple[Any, ...], optimizer: Optimizer,
@@ -465,8 +468,7 @@ def _specialised_steps(step: Any, items: Any, values: tuple[Any, ...], optimizer
     for item in items:
         args = _input_args(values)
         outs, grads = step(*args)
-        apply(grads if arrays else [g if type(g) is np.ndarray else np.asarray(g)
-                                    for g in grads], variables)
+        apply(grads if arrays else _as_arrays(grads), variables)
         last = (item, (args, outs, grads))
     return last
 
