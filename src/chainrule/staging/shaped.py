@@ -97,6 +97,7 @@ _ONES: dict[Any, Any] = {}
 
 
 _RESULTS = {"size": np.size, "shape": np.shape, "ndim": np.ndim, "seed": ones_seed}
+_KINDS = {id(fn): kind for kind, fn in (_HELPERS | _RESULTS).items()}
 
 
 def _resolve(node: Any, namespace: Any, local: set[str]) -> Any:
@@ -207,10 +208,9 @@ class _Sites:
         self.kinds: dict[int, str] = {}  # id(call) -> helper kind
         for n in walk(fdef):
             if isinstance(n, gast.Call) and not n.keywords:
-                obj = _resolve(n.func, namespace, local)
-                for kind, fn in list(_HELPERS.items()) + list(_RESULTS.items()):
-                    if obj is fn:
-                        self.kinds[id(n)] = kind
+                kind = _KINDS.get(id(_resolve(n.func, namespace, local)))
+                if kind is not None:
+                    self.kinds[id(n)] = kind
         inner = {id(c) for n in walk(fdef) if _is_product(n) for c in (n.left, n.right)
                  if _is_product(c)}
         self.products = {id(n) for n in walk(fdef) if _is_product(n) and id(n) not in inner
@@ -234,8 +234,10 @@ def _probed(fdef: Any, sites: _Sites, recorder: str, prefix: tuple[int, ...],
     slot)``) and each call of a generated function in ``children`` (by node id) calls the
     named probed copy of it instead, passing the recorder on."""
     twin = copy.deepcopy(fdef)
-    order = {id(b): prefix + (i,) for i, (a, b) in enumerate(zip(walk(fdef), walk(twin)))}
-    original = {id(b): a for a, b in zip(walk(fdef), walk(twin))}
+    order, original = {}, {}
+    for i, (a, b) in enumerate(zip(walk(fdef), walk(twin))):
+        order[id(b)] = prefix + (i,)
+        original[id(b)] = a
 
     def rec(key: Any, node: Any) -> Any:
         return call(name(recorder), const(key), node)
