@@ -273,7 +273,6 @@ class _Tracer:
         self.fdef = fdef
         self.blocks: list[StagedBlock] = []
         self.tape_names: set[str] = set()
-        self._guarded = 0  # inside a try or a with: exceptions may be caught
         self._fused: dict[int, Block] = {}  # id of a fused statement -> its block
         self._applies: dict[int, tuple[Any, ...]] = {}  # id of an apply_checked `if` -> parts
         self._namer = _fresh_names(self.local_names | taken)
@@ -388,9 +387,7 @@ class _Tracer:
                     raise self.error(s, "entering a GradientTape passed as an argument",
                                      "GradientTape")
                 del value
-            self._guarded += 1  # a context manager may swallow exceptions
             s.body = self.statements(s.body)
-            self._guarded -= 1
             return [s]
         minimized = self.minimize(s)
         if minimized is not None:
@@ -398,8 +395,6 @@ class _Tracer:
         checked = self.apply_gradients(s)
         if checked is not None:
             return [checked]
-        guarded = isinstance(s, gast.Try)
-        self._guarded += guarded
         for field_name in ("body", "orelse", "finalbody"):
             sub = getattr(s, field_name, None)
             if isinstance(sub, list) and not isinstance(s, (gast.FunctionDef, gast.ClassDef)):
@@ -407,11 +402,6 @@ class _Tracer:
         if isinstance(s, gast.Try):
             for h in s.handlers:
                 h.body = self.statements(h.body)
-        self._guarded -= guarded
-        if isinstance(s, gast.For) and not self._guarded:
-            loop = self.training_loop(s)
-            if loop is not None:
-                return loop
         if isinstance(s, (gast.FunctionDef, gast.ClassDef, gast.Lambda)):
             for sub in gast.walk(s):
                 if isinstance(sub, gast.With) and tape_items(self.stager, sub, set()):
@@ -725,19 +715,27 @@ class _Tracer:
         return [run, bind]
 
     def training_steps(self, stmts: list[Any], guarded: bool) -> list[Any]:
-        """Each fused block and gradient followed by ``apply_checked`` of those gradients
-        (a training step outside a training loop) as one ``fused_step`` call::
+        """Training loops as one ``fused_loop`` call (:meth:`training_loop`), and each other
+        fused block and gradient followed by ``apply_checked`` of those gradients (a
+        training step outside a training loop) as one ``fused_step`` call::
 
             (<outputs>), <grads> = run_block.fused_step(<options>, (<inputs>), <target>,
                                                         <sources>, <opt>, <zipped>,
                                                         lambda <grads>: ...)
 
-        except inside a ``try`` or ``with`` (which could observe a step that raised after
-        the gradients were bound: in ``fused_step`` they are bound at the end)."""
+        except inside a ``try`` or ``with`` (``guarded``: it could observe a step that
+        raised after the gradients were bound, and in both calls they are bound at the
+        end). Runs after :meth:`statements` made the fused calls and ``apply_checked``."""
         out: list[Any] = []
         i = 0
         while i < len(stmts):
             s = stmts[i]
+            if isinstance(s, gast.For) and not guarded:
+                loop = self.training_loop(s)
+                if loop is not None:
+                    out += loop
+                    i += 1
+                    continue
             if not guarded and i + 1 < len(stmts):
                 parts = self._step_parts(s, stmts[i + 1])
                 if parts is not None:
